@@ -1,0 +1,287 @@
+/* main.c - relaywatch command line: capture front-ends -> engine -> outputs */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture_pcap.h"
+#include "counters.h"
+#include "dispatch.h"
+#include "engine.h"
+#include "eve.h"
+#include "json.h"
+#include "output.h"
+
+#define MAX_INPUTS 64
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: relaywatch -r FILE [-r FILE...] [options]     read captures\n"
+"       relaywatch -i IFACE [-i IFACE...] [options]   live capture\n"
+"\n"
+"Follows SMTP, HTTP-proxy and SOCKS conversations (both sides) and writes\n"
+"Suricata EVE-compatible JSON lines: smtp, http, socks, flow, stats.\n"
+"\n"
+"  -r, --read FILE          pcap or pcapng file (repeatable, read in order)\n"
+"  -i, --interface IFACE    live capture (repeatable)\n"
+"      --capture pcap       live capture method (libpcap)\n"
+"      --all-tcp            live: inspect all TCP (odd-port proxies), not\n"
+"                           only the configured ports\n"
+"  -e, --eve PATH           write records to PATH ('-' = stdout, default)\n"
+"  -w, --workers N          engine workers (default 1 for -r, cores for -i)\n"
+"      --smtp-ports LIST    default 25,587,2525\n"
+"      --smtps-ports LIST   implicit TLS SMTP, default 465\n"
+"      --http-proxy-ports LIST  default 3128,8080,8000,8118,8123,8888,80\n"
+"      --socks-ports LIST   default 1080,1081,9050\n"
+"      --max-flows N        flow table entries per worker (default 262144;\n"
+"                           when full the least recently active flow is\n"
+"                           closed and counted)\n"
+"      --max-parsers N      parser states per worker (default 16384)\n"
+"      --reasm-mem BYTES    out-of-order buffer per worker (default 64 MB)\n"
+"      --flow-timeout SEC   idle timeout (default 600)\n"
+"      --all-flows          a flow record for every TCP flow, not only\n"
+"                           those carrying a parsed protocol\n"
+"      --no-stats           no stats record at the end\n"
+"  -h, --help               this text\n");
+}
+
+struct run {
+	struct output_set outs;
+};
+
+static void sink_write(void *arg, const char *line, size_t len)
+{
+	struct run *r = arg;
+	output_set_write(&r->outs, line, len);
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void write_stats(struct run *r, struct dispatch *d,
+			const struct rw_counters *front, uint64_t ts)
+{
+	static char buf[256 * 1024];
+	struct rw_counters sum = *front;
+	struct engine_mem m;
+	struct json j;
+
+	dispatch_counters(d, &sum);
+	sum.v[CTR_OUT_RECORDS] = r->outs.records + 1;
+	sum.v[CTR_OUT_DROPPED] = output_set_dropped(&r->outs);
+	dispatch_mem(d, &m);
+	json_init(&j, buf, sizeof(buf));
+	eve_stats_begin(&j, ts, &sum);
+	json_obj_open(&j, "memory");
+	json_u64(&j, "workers", (uint64_t)dispatch_workers(d));
+	json_u64(&j, "flow_entry_bytes", m.flow_entry_bytes);
+	json_u64(&j, "flows_max", m.flows_max);
+	json_u64(&j, "flows_peak", m.flows_peak);
+	json_u64(&j, "parser_state_bytes", m.parser_state_bytes);
+	json_u64(&j, "parsers_peak", m.parsers_peak);
+	json_u64(&j, "reassembly_bytes_peak", m.reasm_bytes_peak);
+	{
+		struct rusage ru;
+		getrusage(RUSAGE_SELF, &ru);
+		json_u64(&j, "peak_rss_bytes", (uint64_t)ru.ru_maxrss * 1024);
+	}
+	json_obj_close(&j);
+	json_obj_close(&j);   /* stats */
+	json_obj_close(&j);   /* record */
+	if (!j.overflow)
+		output_set_write(&r->outs, j.buf, j.len);
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_SMTP = 256, O_SMTPS, O_HTTP, O_SOCKS, O_MAXF, O_MAXP, O_RMEM,
+	       O_TIMEOUT, O_ALLF, O_NOSTATS, O_CAPTURE, O_ALLTCP };
+	static const struct option lo[] = {
+		{"read", required_argument, 0, 'r'},
+		{"interface", required_argument, 0, 'i'},
+		{"eve", required_argument, 0, 'e'},
+		{"workers", required_argument, 0, 'w'},
+		{"smtp-ports", required_argument, 0, O_SMTP},
+		{"smtps-ports", required_argument, 0, O_SMTPS},
+		{"http-proxy-ports", required_argument, 0, O_HTTP},
+		{"socks-ports", required_argument, 0, O_SOCKS},
+		{"max-flows", required_argument, 0, O_MAXF},
+		{"max-parsers", required_argument, 0, O_MAXP},
+		{"reasm-mem", required_argument, 0, O_RMEM},
+		{"flow-timeout", required_argument, 0, O_TIMEOUT},
+		{"all-flows", no_argument, 0, O_ALLF},
+		{"no-stats", no_argument, 0, O_NOSTATS},
+		{"capture", required_argument, 0, O_CAPTURE},
+		{"all-tcp", no_argument, 0, O_ALLTCP},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	const char *files[MAX_INPUTS];
+	struct live_opts live = {0};
+	int nfiles = 0, workers = 0, stats = 1, all_tcp = 0, rc = 0, c;
+	const char *eve_path = "-";
+	struct engine_config cfg;
+	struct rw_counters front = {0};
+	struct run r = {0};
+	struct dispatch *d;
+	char err[512];
+
+	engine_config_default(&cfg);
+	while ((c = getopt_long(argc, argv, "r:i:e:w:h", lo, NULL)) != -1) {
+		char *end;
+		unsigned long v;
+		int bad = 0;
+
+		switch (c) {
+		case 'r':
+			if (nfiles >= MAX_INPUTS) {
+				fprintf(stderr, "relaywatch: at most %d -r files\n",
+					MAX_INPUTS);
+				return 2;
+			}
+			files[nfiles++] = optarg;
+			break;
+		case 'i':
+			if (live.n_ifnames >= 8) {
+				fprintf(stderr, "relaywatch: at most 8 -i\n");
+				return 2;
+			}
+			live.ifnames[live.n_ifnames++] = optarg;
+			break;
+		case 'e': eve_path = optarg; break;
+		case 'w':
+			v = strtoul(optarg, &end, 10);
+			bad = *end || v < 1 || v > DISPATCH_MAX_WORKERS;
+			workers = (int)v;
+			break;
+		case O_SMTP:
+			bad = engine_parse_ports(optarg, cfg.smtp_ports, &cfg.n_smtp_ports) < 0;
+			break;
+		case O_SMTPS:
+			bad = engine_parse_ports(optarg, cfg.smtp_tls_ports, &cfg.n_smtp_tls_ports) < 0;
+			break;
+		case O_HTTP:
+			bad = engine_parse_ports(optarg, cfg.http_proxy_ports, &cfg.n_http_proxy_ports) < 0;
+			break;
+		case O_SOCKS:
+			bad = engine_parse_ports(optarg, cfg.socks_ports, &cfg.n_socks_ports) < 0;
+			break;
+		case O_MAXF:
+			v = strtoul(optarg, &end, 10);
+			bad = *end || v < 16 || v > (1ul << 26);
+			cfg.max_flows = (uint32_t)v;
+			break;
+		case O_MAXP:
+			v = strtoul(optarg, &end, 10);
+			bad = *end || v < 1 || v > (1ul << 24);
+			cfg.max_parsers = (uint32_t)v;
+			break;
+		case O_RMEM:
+			v = strtoul(optarg, &end, 10);
+			bad = *end || v < 4096;
+			cfg.reasm_mem = v;
+			break;
+		case O_TIMEOUT:
+			v = strtoul(optarg, &end, 10);
+			bad = *end || v < 1 || v > 86400;
+			cfg.flow_timeout_s = (uint32_t)v;
+			break;
+		case O_ALLF: cfg.flow_records_all = 1; break;
+		case O_NOSTATS: stats = 0; break;
+		case O_ALLTCP: all_tcp = 1; break;
+		case O_CAPTURE:
+			bad = strcmp(optarg, "pcap") != 0;
+			if (bad)
+				fprintf(stderr, "relaywatch: --capture: this "
+					"build supports 'pcap'\n");
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+		if (bad) {
+			fprintf(stderr, "relaywatch: bad value for %s: '%s'\n",
+				argv[optind - 1], optarg);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "relaywatch: unexpected argument '%s'\n",
+			argv[optind]);
+		return 2;
+	}
+	if (!nfiles && !live.n_ifnames) {
+		usage(stderr);
+		return 2;
+	}
+	if (nfiles && live.n_ifnames) {
+		fprintf(stderr, "relaywatch: use -r or -i, not both\n");
+		return 2;
+	}
+	if (!workers)
+		workers = nfiles ? 1 : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (workers < 1)
+		workers = 1;
+
+	struct output *o = output_file_open(eve_path);
+	if (!o) {
+		fprintf(stderr, "relaywatch: cannot open %s: %s\n", eve_path,
+			strerror(errno));
+		return 1;
+	}
+	output_set_add(&r.outs, o);
+	struct line_sink sink = { &r, sink_write };
+	d = dispatch_new(workers, &cfg, &sink, NULL, NULL);
+	if (!d) {
+		fprintf(stderr, "relaywatch: cannot allocate the engine "
+			"(--max-flows %u, --workers %d): out of memory\n",
+			cfg.max_flows, workers);
+		output_set_close(&r.outs);
+		return 1;
+	}
+	if (nfiles) {
+		for (int i = 0; i < nfiles; i++) {
+			if (capture_pcap_file(files[i], d, &front, err,
+					      sizeof(err)) < 0) {
+				fprintf(stderr, "relaywatch: %s\n", err);
+				rc = 1;
+			}
+		}
+	} else {
+		char filter[2048];
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		capture_pcap_filter(&cfg, all_tcp, filter, sizeof(filter));
+		live.filter = filter;
+		if (capture_pcap_live(&live, d, &front, &stop_flag, err,
+				      sizeof(err)) < 0) {
+			fprintf(stderr, "relaywatch: %s\n", err);
+			rc = 1;
+		}
+	}
+	dispatch_finish(d);
+	if (stats)
+		write_stats(&r, d, &front, now_us());
+	dispatch_free(d);
+	output_set_flush(&r.outs);
+	output_set_close(&r.outs);
+	return rc;
+}

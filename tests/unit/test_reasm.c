@@ -1,0 +1,223 @@
+/* test_reasm.c - reassembly: order, retransmission, overlap, gaps, wrap */
+#include <stdlib.h>
+#include "t.h"
+#include "reasm.h"
+
+/* collects the delivered stream; a gap is written as '#' per lost byte */
+static char got[1 << 16];
+static size_t got_len;
+
+static void on_data(void *arg, int dir, const uint8_t *d, size_t n, uint64_t ts)
+{
+	(void)arg; (void)dir; (void)ts;
+	memcpy(got + got_len, d, n);
+	got_len += n;
+	got[got_len] = 0;
+}
+
+static void on_gap(void *arg, int dir, size_t n, uint64_t ts)
+{
+	(void)arg; (void)dir; (void)ts;
+	memset(got + got_len, '#', n);
+	got_len += n;
+	got[got_len] = 0;
+}
+
+static const struct reasm_out out = { NULL, on_data, on_gap };
+static struct reasm_ctx rc;
+static struct rw_counters ctr;
+
+static void setup(uint32_t dir_cap)
+{
+	reasm_ctx_destroy(&rc);
+	memset(&ctr, 0, sizeof(ctr));
+	reasm_ctx_init(&rc, 1 << 20, dir_cap, &ctr);
+	got_len = 0;
+	got[0] = 0;
+}
+
+static void seg(struct reasm_dir *rd, uint32_t seq, const char *s)
+{
+	reasm_segment(&rc, rd, 0, seq, (const uint8_t *)s,
+		      (uint32_t)strlen(s), 0, 0, 0, &out);
+}
+
+TEST(in_order)
+{
+	struct reasm_dir rd = {0};
+	setup(1 << 16);
+	reasm_dir_start(&rd, 100);
+	seg(&rd, 100, "HELO ");
+	seg(&rd, 105, "x\r\n");
+	CHECK_STR(got, "HELO x\r\n");
+}
+
+TEST(out_of_order_and_retransmission)
+{
+	struct reasm_dir rd = {0};
+	setup(1 << 16);
+	reasm_dir_start(&rd, 1);
+	seg(&rd, 6, "world");
+	seg(&rd, 11, "!");
+	CHECK_STR(got, "");
+	seg(&rd, 1, "hello");
+	CHECK_STR(got, "helloworld!");
+	seg(&rd, 1, "hello");            /* retransmission */
+	CHECK_STR(got, "helloworld!");
+	CHECK_INT(ctr.v[CTR_RA_RETRANS], 1);
+	CHECK_INT(rd.ooo_bytes, 0);
+}
+
+TEST(overlap_first_wins)
+{
+	struct reasm_dir rd = {0};
+	setup(1 << 16);
+	reasm_dir_start(&rd, 0);
+	seg(&rd, 4, "EFGH");             /* buffered first */
+	seg(&rd, 2, "xxxxYY");           /* covers 2..7: 4..7 already held */
+	seg(&rd, 0, "AB");
+	CHECK_STR(got, "ABxxEFGH");
+	seg(&rd, 6, "zzzzIJ");           /* overlaps delivered bytes */
+	CHECK_STR(got, "ABxxEFGHzzIJ");
+	CHECK(ctr.v[CTR_RA_OVERLAP] >= 2);
+}
+
+TEST(bytes_reversed_one_at_a_time)
+{
+	struct reasm_dir rd = {0};
+	const char *msg = "MAIL FROM:<a@b>\r\n";
+	size_t n = strlen(msg);
+	setup(1 << 16);
+	reasm_dir_start(&rd, 7);
+	for (size_t i = n; i-- > 1;) {
+		char c[2] = { msg[i], 0 };
+		seg(&rd, 7 + (uint32_t)i, c);
+	}
+	CHECK_STR(got, "");
+	char c0[2] = { msg[0], 0 };
+	seg(&rd, 7, c0);
+	CHECK_STR(got, msg);
+}
+
+TEST(sequence_wrap)
+{
+	struct reasm_dir rd = {0};
+	setup(1 << 16);
+	reasm_dir_start(&rd, 0xfffffffd);
+	seg(&rd, 0x00000002, "DEF");     /* after the wrap, early */
+	seg(&rd, 0xfffffffd, "ABCde");   /* crosses 2^32 */
+	CHECK_STR(got, "ABCdeDEF");
+}
+
+TEST(ack_beyond_hole_is_a_gap)
+{
+	struct reasm_dir rd = {0};
+	setup(1 << 16);
+	reasm_dir_start(&rd, 0);
+	seg(&rd, 0, "abc");
+	seg(&rd, 6, "ghi");
+	reasm_ack(&rc, &rd, 0, 9, 0, &out); /* peer got everything */
+	CHECK_STR(got, "abc###ghi");
+	CHECK_INT(ctr.v[CTR_RA_GAP], 1);
+	CHECK_INT(ctr.v[CTR_RA_GAP_BYTES], 3);
+	reasm_ack(&rc, &rd, 0, 12, 0, &out); /* data never captured */
+	CHECK_STR(got, "abc###ghi###");
+}
+
+TEST(fin_is_not_a_gap)
+{
+	struct reasm_dir rd = {0};
+	setup(1 << 16);
+	reasm_dir_start(&rd, 0);
+	reasm_segment(&rc, &rd, 0, 0, (const uint8_t *)"bye", 3, 0, 1, 0, &out);
+	reasm_ack(&rc, &rd, 0, 4, 0, &out);  /* ACK of the FIN */
+	CHECK_STR(got, "bye");
+	CHECK_INT(ctr.v[CTR_RA_GAP], 0);
+}
+
+TEST(per_direction_cap_gives_up_the_hole)
+{
+	struct reasm_dir rd = {0};
+	char big[600];
+	setup(1000);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	reasm_dir_start(&rd, 0);
+	seg(&rd, 10, big);               /* 599 bytes buffered */
+	seg(&rd, 609, big);              /* would exceed 1000: hole given up */
+	CHECK(ctr.v[CTR_RA_FLOW_CAP] >= 1);
+	CHECK_INT(got_len, 10 + 599 + 599);
+	CHECK(memcmp(got, "##########x", 11) == 0);
+	CHECK_INT(rd.ooo_bytes, 0);
+}
+
+TEST(snaplen_cut_reports_missing_bytes)
+{
+	struct reasm_dir rd = {0};
+	setup(1 << 16);
+	reasm_dir_start(&rd, 0);
+	reasm_segment(&rc, &rd, 0, 0, (const uint8_t *)"abc", 3, 4, 0, 0, &out);
+	seg(&rd, 7, "Z");
+	CHECK_STR(got, "abc####Z");
+}
+
+TEST(flush_delivers_buffered_with_gaps)
+{
+	struct reasm_dir rd = {0};
+	setup(1 << 16);
+	reasm_dir_start(&rd, 0);
+	seg(&rd, 2, "cd");
+	seg(&rd, 6, "gh");
+	reasm_flush(&rc, &rd, 0, 0, &out);
+	CHECK_STR(got, "##cd##gh");
+	CHECK_INT(rc.segs.in_use, 0);
+}
+
+TEST(random_segmentation_equals_stream)
+{
+	char stream[4000];
+	struct reasm_dir rd = {0};
+	uint32_t isn = 0xffffff00;   /* wraps midway */
+
+	srand(7);
+	for (size_t i = 0; i < sizeof(stream); i++)
+		stream[i] = (char)('a' + i % 26);
+	for (int round = 0; round < 50; round++) {
+		setup(1 << 16);
+		memset(&rd, 0, sizeof(rd));
+		reasm_dir_start(&rd, isn);
+		/* random segments, random order, with duplicates */
+		for (int k = 0; k < 400; k++) {
+			size_t off = (size_t)rand() % sizeof(stream);
+			size_t len = 1 + (size_t)rand() % 200;
+			if (off + len > sizeof(stream))
+				len = sizeof(stream) - off;
+			reasm_segment(&rc, &rd, 0, isn + (uint32_t)off,
+				      (const uint8_t *)stream + off,
+				      (uint32_t)len, 0, 0, 0, &out);
+		}
+		/* then everything once, in order */
+		reasm_segment(&rc, &rd, 0, isn, (const uint8_t *)stream,
+			      sizeof(stream), 0, 0, 0, &out);
+		CHECK_INT(got_len, sizeof(stream));
+		CHECK(memcmp(got, stream, sizeof(stream)) == 0);
+		CHECK_INT(rc.segs.in_use, 0);
+	}
+}
+
+int main(void)
+{
+	RUN(in_order);
+	RUN(out_of_order_and_retransmission);
+	RUN(overlap_first_wins);
+	RUN(bytes_reversed_one_at_a_time);
+	RUN(sequence_wrap);
+	RUN(ack_beyond_hole_is_a_gap);
+	RUN(fin_is_not_a_gap);
+	RUN(per_direction_cap_gives_up_the_hole);
+	RUN(snaplen_cut_reports_missing_bytes);
+	RUN(flush_delivers_buffered_with_gaps);
+	RUN(random_segmentation_equals_stream);
+	reasm_ctx_destroy(&rc);
+	return t_done();
+}

@@ -1,0 +1,125 @@
+/* counters.h - every counter relaywatch keeps, in one list.
+ *
+ * Each worker owns one struct rw_counters; nothing on the packet path is
+ * shared. The stats record sums them over workers. Counter names are
+ * "module.reason" so the stats JSON groups them by module.
+ *
+ * Add a counter: one X() line in the module's section. Nothing else.
+ */
+#ifndef RW_COUNTERS_H
+#define RW_COUNTERS_H
+
+#include <stdint.h>
+
+#define RW_COUNTERS(X) \
+	/* capture / decode */ \
+	X(PKTS, "capture.packets") \
+	X(BYTES, "capture.bytes") \
+	X(CAP_KERNEL_DROP, "capture.drop.kernel") \
+	X(CAP_IF_DROP, "capture.drop.interface") \
+	X(PKT_TCP, "decode.tcp") \
+	X(PKT_NON_IP, "decode.skipped.non_ip") \
+	X(PKT_NON_TCP, "decode.skipped.non_tcp") \
+	X(PKT_LINKTYPE, "decode.skipped.unsupported_linktype") \
+	X(PKT_TRUNC_LINK, "decode.drop.truncated_link") \
+	X(PKT_TRUNC_IP, "decode.drop.truncated_ip") \
+	X(PKT_BAD_IP, "decode.drop.bad_ip_header") \
+	X(PKT_TRUNC_TCP, "decode.drop.truncated_tcp") \
+	X(PKT_BAD_TCP, "decode.drop.bad_tcp_header") \
+	X(PKT_IPV4_FRAG, "decode.skipped.ipv4_fragment") \
+	X(PKT_IPV6_FRAG, "decode.skipped.ipv6_fragment") \
+	X(PKT_IPV6_EXT_LOOP, "decode.drop.ipv6_ext_chain_too_long") \
+	X(PKT_VLAN_DEEP, "decode.drop.vlan_too_deep") \
+	X(PKT_SNAP_CUT, "decode.payload_truncated_by_snaplen") \
+	/* flows */ \
+	X(FLOW_NEW, "flow.created") \
+	X(FLOW_MIDSTREAM, "flow.midstream_pickup") \
+	X(FLOW_TIMEOUT, "flow.closed.timeout") \
+	X(FLOW_FIN, "flow.closed.fin") \
+	X(FLOW_RST, "flow.closed.rst") \
+	X(FLOW_END_OF_INPUT, "flow.closed.end_of_input") \
+	X(FLOW_EVICT, "flow.evicted.table_full") \
+	X(FLOW_NO_PAYLOAD_SKIP, "flow.skipped.no_syn_no_payload") \
+	/* reassembly */ \
+	X(RA_SEGMENTS, "reassembly.segments") \
+	X(RA_INORDER, "reassembly.in_order") \
+	X(RA_OOO, "reassembly.out_of_order_buffered") \
+	X(RA_RETRANS, "reassembly.retransmission") \
+	X(RA_OVERLAP, "reassembly.overlap_trimmed") \
+	X(RA_GAP, "reassembly.gap") \
+	X(RA_GAP_BYTES, "reassembly.gap_bytes") \
+	X(RA_FLOW_CAP, "reassembly.drop.flow_ooo_cap") \
+	X(RA_POOL_CAP, "reassembly.drop.memory_cap") \
+	X(RA_BYTES, "reassembly.bytes_delivered") \
+	/* detection */ \
+	X(DET_SMTP_PORT, "detect.smtp.by_port") \
+	X(DET_SMTP_CONTENT, "detect.smtp.by_content") \
+	X(DET_HTTP_PROXY_PORT, "detect.http_proxy.by_port") \
+	X(DET_HTTP_PROXY_CONTENT, "detect.http_proxy.by_content") \
+	X(DET_SOCKS_PORT, "detect.socks.by_port") \
+	X(DET_SOCKS_CONTENT, "detect.socks.by_content") \
+	X(DET_NONE, "detect.unknown") \
+	X(DET_STATE_CAP, "detect.drop.parser_state_cap") \
+	X(TUNNEL_OPEN, "tunnel.opened") \
+	X(TUNNEL_DEPTH_CAP, "tunnel.drop.nesting_too_deep") \
+	/* smtp */ \
+	X(SMTP_SESSIONS, "smtp.sessions") \
+	X(SMTP_TX, "smtp.transactions") \
+	X(SMTP_CMDS, "smtp.commands") \
+	X(SMTP_REPLIES, "smtp.replies") \
+	X(SMTP_LINE_TOO_LONG, "smtp.anomaly.line_too_long") \
+	X(SMTP_BARE_LF, "smtp.anomaly.bare_lf") \
+	X(SMTP_EARLY_TALKER, "smtp.anomaly.early_talker") \
+	X(SMTP_OUT_OF_SEQ, "smtp.anomaly.command_out_of_sequence") \
+	X(SMTP_UNKNOWN_CMD, "smtp.anomaly.unknown_command") \
+	X(SMTP_UNPAIRED_REPLY, "smtp.anomaly.reply_without_command") \
+	X(SMTP_PENDING_CAP, "smtp.drop.pipelined_commands_cap") \
+	X(SMTP_RCPT_CAP, "smtp.drop.recipients_cap") \
+	X(SMTP_STR_CAP, "smtp.truncated.field") \
+	X(SMTP_GAP, "smtp.gap_resync") \
+	X(SMTP_TLS, "smtp.tls") \
+	X(SMTP_BODY_BYTES, "smtp.body_bytes") \
+	/* http proxy */ \
+	X(HTTP_REQUESTS, "http.requests") \
+	X(HTTP_RESPONSES, "http.responses") \
+	X(HTTP_LINE_TOO_LONG, "http.anomaly.line_too_long") \
+	X(HTTP_BAD_TARGET, "http.anomaly.malformed_target") \
+	X(HTTP_EARLY_DATA, "http.anomaly.tunnel_early_data") \
+	X(HTTP_GAP, "http.gap_resync") \
+	/* socks */ \
+	X(SOCKS_REQUESTS, "socks.requests") \
+	X(SOCKS_MALFORMED, "socks.anomaly.malformed") \
+	X(SOCKS_GAP, "socks.gap") \
+	/* output */ \
+	X(OUT_RECORDS, "output.records") \
+	X(OUT_DROPPED, "output.drop.write_error") \
+	X(OUT_TOO_LARGE, "output.drop.record_too_large")
+
+enum rw_counter {
+#define RW_CTR_ENUM(id, name) CTR_##id,
+	RW_COUNTERS(RW_CTR_ENUM)
+#undef RW_CTR_ENUM
+	CTR__COUNT
+};
+
+struct rw_counters {
+	uint64_t v[CTR__COUNT];
+};
+
+extern const char *const rw_counter_names[CTR__COUNT];
+
+static inline void ctr_inc(struct rw_counters *c, enum rw_counter id)
+{
+	if (c)
+		c->v[id]++;
+}
+
+static inline void ctr_add(struct rw_counters *c, enum rw_counter id, uint64_t n)
+{
+	if (c)
+		c->v[id] += n;
+}
+
+void counters_sum(struct rw_counters *dst, const struct rw_counters *src);
+
+#endif

@@ -1,0 +1,845 @@
+/* engine.c - flows, reassembly, protocol detection, parsers, records.
+ *
+ * Per packet: find or create the flow (roles from the handshake, or from
+ * ports and first payload on mid-stream pickup), feed the payload to the
+ * direction's reassembler, which delivers in-order bytes to the flow's
+ * application context: first content detection (while undecided), then the
+ * parser. A parser that grants a tunnel gets a child context fed with the
+ * tunnel's bytes, detected and parsed the same way.
+ */
+#include "engine.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "community_id.h"
+#include "eve.h"
+#include "flow.h"
+#include "json.h"
+#include "pool.h"
+#include "reasm.h"
+
+#define DET_BYTES 1024
+#define DET_CHUNKS 32
+#define TUNNEL_MAX_DEPTH 2
+#define RECORD_BUF (512 * 1024)
+
+struct detect {
+	uint16_t len[2];
+	uint8_t nchunks;
+	uint8_t full;
+	struct { uint8_t dir; uint16_t len; } chunk[DET_CHUNKS];
+	uint8_t buf[2][DET_BYTES];
+};
+
+struct eflow;
+
+struct app_ctx {
+	enum app_proto app;
+	const struct proto_ops *ops;
+	void *state;
+	struct detect *det;
+	struct app_ctx *child;
+	const struct tunnel_info *tun;   /* set in a tunnel's context */
+	struct eflow *flow;
+	struct engine *e;
+	struct proto_sink sink;
+	uint16_t server_port;
+	uint8_t depth;
+};
+
+struct tunnel_ctx {
+	struct app_ctx app;
+	struct tunnel_info ti;
+};
+
+enum close_reason {
+	CLOSE_TIMEOUT, CLOSE_FIN, CLOSE_RST, CLOSE_EVICT, CLOSE_SHUTDOWN,
+};
+
+static const char *const close_reason_name[] = {
+	"timeout", "closed", "rst", "evicted", "shutdown",
+};
+
+struct eflow {
+	struct flow_link link;          /* must stay first */
+	uint64_t flow_id;
+	uint64_t first_ts;
+	uint64_t pkts[2], bytes[2];
+	struct reasm_dir rd[2];
+	struct app_ctx app;
+	uint32_t gaps;
+	uint8_t cli;                    /* key endpoint index of the client */
+	uint8_t syn, synack, midstream;
+	uint8_t fin[2];
+	uint8_t rst;
+	uint8_t bypassed;
+	uint8_t ever_app;               /* a parser ran on this flow */
+	char community_id[40];
+};
+
+struct engine {
+	struct engine_config cfg;
+	struct engine_output out;
+	struct rw_counters ctr;
+	struct flow_table flows;
+	struct reasm_ctx ra;
+	struct pool det_pool, parser_pool, tunnel_pool;
+	size_t parser_state_size;
+	uint64_t now, cur_index;
+	struct json j;
+	char *jbuf;
+	struct reasm_out ra_out;
+	size_t reasm_peak;
+};
+
+static const struct proto_ops *const all_parsers[] = {
+	&smtp_ops, &http_proxy_ops, &socks_ops,
+};
+
+/* ------------------------------------------------------------------ */
+
+void engine_config_default(struct engine_config *c)
+{
+	static const uint16_t smtp[] = {25, 587, 2525};
+	static const uint16_t smtps[] = {465};
+	static const uint16_t http[] = {3128, 8080, 8000, 8118, 8123, 8888, 80};
+	static const uint16_t socks[] = {1080, 1081, 9050};
+
+	memset(c, 0, sizeof(*c));
+	memcpy(c->smtp_ports, smtp, sizeof(smtp));
+	c->n_smtp_ports = 3;
+	memcpy(c->smtp_tls_ports, smtps, sizeof(smtps));
+	c->n_smtp_tls_ports = 1;
+	memcpy(c->http_proxy_ports, http, sizeof(http));
+	c->n_http_proxy_ports = 7;
+	memcpy(c->socks_ports, socks, sizeof(socks));
+	c->n_socks_ports = 3;
+	c->max_flows = 262144;
+	c->max_parsers = 16384;
+	c->reasm_mem = 64u << 20;
+	c->reasm_dir_cap = 256u << 10;
+	c->flow_timeout_s = 600;
+	c->detect_bytes = DET_BYTES;
+}
+
+int engine_parse_ports(const char *s, uint16_t *ports, int *n)
+{
+	int k = 0;
+
+	if (!*s) {
+		*n = 0;
+		return 0;
+	}
+	while (*s) {
+		char *end;
+		unsigned long v = strtoul(s, &end, 10);
+		if (end == s || v == 0 || v > 65535 || k >= ENGINE_MAX_PORTS ||
+		    (*end && *end != ','))
+			return -EINVAL;
+		ports[k++] = (uint16_t)v;
+		s = *end ? end + 1 : end;
+	}
+	*n = k;
+	return 0;
+}
+
+static int port_in(uint16_t port, const uint16_t *list, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (list[i] == port)
+			return 1;
+	return 0;
+}
+
+/* which parser the port asks for; *implicit_tls for SMTPS */
+static enum app_proto app_by_port(const struct engine_config *c, uint16_t port,
+				  int *implicit_tls)
+{
+	*implicit_tls = 0;
+	if (port_in(port, c->smtp_ports, c->n_smtp_ports))
+		return APP_SMTP;
+	if (port_in(port, c->smtp_tls_ports, c->n_smtp_tls_ports)) {
+		*implicit_tls = 1;
+		return APP_SMTP;
+	}
+	if (port_in(port, c->http_proxy_ports, c->n_http_proxy_ports))
+		return APP_HTTP_PROXY;
+	if (port_in(port, c->socks_ports, c->n_socks_ports))
+		return APP_SOCKS;
+	return APP_UNKNOWN;
+}
+
+static int is_service_port(const struct engine_config *c, uint16_t port)
+{
+	int tls;
+	return app_by_port(c, port, &tls) != APP_UNKNOWN;
+}
+
+static const struct proto_ops *ops_for(enum app_proto a)
+{
+	for (size_t i = 0; i < sizeof(all_parsers) / sizeof(all_parsers[0]); i++)
+		if (all_parsers[i]->id == a)
+			return all_parsers[i];
+	return NULL;
+}
+
+static const enum rw_counter det_port_ctr[APP__COUNT] = {
+	[APP_SMTP] = CTR_DET_SMTP_PORT,
+	[APP_HTTP_PROXY] = CTR_DET_HTTP_PROXY_PORT,
+	[APP_SOCKS] = CTR_DET_SOCKS_PORT,
+};
+static const enum rw_counter det_content_ctr[APP__COUNT] = {
+	[APP_SMTP] = CTR_DET_SMTP_CONTENT,
+	[APP_HTTP_PROXY] = CTR_DET_HTTP_PROXY_CONTENT,
+	[APP_SOCKS] = CTR_DET_SOCKS_CONTENT,
+};
+
+/* ------------------------------------------------------------------ */
+/* records */
+
+static void flow_community_id(struct engine *e, struct eflow *f)
+{
+	const struct flow_key *k = &f->link.key;
+	int c = f->cli, s = !f->cli;
+
+	if (f->community_id[0])
+		return;
+	if (community_id_v1_tuple(k->family, k->addr[c], k->addr[s],
+				  k->port[c], k->port[s], 6,
+				  e->cfg.community_seed, f->community_id,
+				  sizeof(f->community_id)) < 0)
+		f->community_id[0] = '\0';
+}
+
+static void record_begin(struct engine *e, struct eflow *f, uint64_t ts,
+			 const char *event_type)
+{
+	const struct flow_key *k = &f->link.key;
+	int c = f->cli, s = !f->cli;
+	struct eve_endpoints ep = {
+		.family = k->family,
+		.src = k->addr[c], .dst = k->addr[s],
+		.sport = k->port[c], .dport = k->port[s],
+		.nvlan = k->nvlan, .vlan = k->vlan,
+	};
+
+	flow_community_id(e, f);
+	json_reset(&e->j);
+	eve_header(&e->j, ts, f->flow_id, event_type, &ep, f->community_id);
+}
+
+static void record_end(struct engine *e)
+{
+	json_obj_close(&e->j);
+	if (e->j.overflow) {
+		ctr_inc(&e->ctr, CTR_OUT_TOO_LARGE);
+		return;
+	}
+	ctr_inc(&e->ctr, CTR_OUT_RECORDS);
+	e->out.record(e->out.arg, e->cur_index, e->j.buf, e->j.len);
+}
+
+static void write_tunnel(struct engine *e, const struct app_ctx *a)
+{
+	if (!a->tun)
+		return;
+	json_obj_open(&e->j, "tunnel");
+	json_str(&e->j, "type", eve_tunnel_type(a->tun->type));
+	json_u64(&e->j, "parent_flow_id", a->flow->flow_id);
+	json_str(&e->j, "target_host", a->tun->target_host);
+	json_u64(&e->j, "target_port", a->tun->target_port);
+	json_u64(&e->j, "depth", a->depth);
+	json_obj_close(&e->j);
+}
+
+static const char *record_type(enum proto_event t)
+{
+	switch (t) {
+	case EV_SMTP_RECORD: return "smtp";
+	case EV_HTTP_RECORD: return "http";
+	case EV_SOCKS_RECORD: return "socks";
+	default: return NULL;
+	}
+}
+
+static void sink_event(void *ctx, enum proto_event type, const void *obj,
+		       uint64_t ts)
+{
+	struct app_ctx *a = ctx;
+	struct engine *e = a->e;
+	const char *et = record_type(type);
+
+	if (!et || !a->ops->eve)
+		return;
+	record_begin(e, a->flow, ts, et);
+	a->ops->eve(&e->j, type, obj);
+	write_tunnel(e, a);
+	record_end(e);
+}
+
+static void flow_record(struct engine *e, struct eflow *f,
+			enum close_reason why)
+{
+	const char *app = "unknown";
+
+	if (f->app.app == APP_NONE)
+		app = "none";
+	else if (f->app.ops)
+		app = f->app.ops->name;
+	record_begin(e, f, f->link.last_ts, "flow");
+	json_str(&e->j, "app_proto", app);
+	json_obj_open(&e->j, "flow");
+	json_u64(&e->j, "pkts_toserver", f->pkts[DIR_TO_SERVER]);
+	json_u64(&e->j, "pkts_toclient", f->pkts[DIR_TO_CLIENT]);
+	json_u64(&e->j, "bytes_toserver", f->bytes[DIR_TO_SERVER]);
+	json_u64(&e->j, "bytes_toclient", f->bytes[DIR_TO_CLIENT]);
+	json_ts(&e->j, "start", f->first_ts);
+	json_ts(&e->j, "end", f->link.last_ts);
+	json_u64(&e->j, "age", (f->link.last_ts - f->first_ts) / 1000000);
+	json_str(&e->j, "state", why == CLOSE_FIN || why == CLOSE_RST ?
+		 "closed" : "established");
+	json_str(&e->j, "reason", close_reason_name[why]);
+	json_bool(&e->j, "midstream", f->midstream);
+	json_u64(&e->j, "gaps", f->gaps);
+	json_bool(&e->j, "bypassed", f->bypassed);
+	json_obj_close(&e->j);
+	json_obj_open(&e->j, "tcp");
+	json_bool(&e->j, "syn", f->syn);
+	json_bool(&e->j, "synack", f->synack);
+	json_bool(&e->j, "fin", f->fin[0] || f->fin[1]);
+	json_bool(&e->j, "rst", f->rst);
+	json_obj_close(&e->j);
+	record_end(e);
+}
+
+/* ------------------------------------------------------------------ */
+/* application contexts */
+
+static void app_feed(struct app_ctx *a, int dir, const uint8_t *d, size_t n,
+		     uint64_t ts);
+static void app_gap(struct app_ctx *a, int dir, size_t n, uint64_t ts);
+static void app_start(struct app_ctx *a, enum app_proto p, int implicit_tls,
+		      int by_content);
+
+static void sink_tunnel_open(void *ctx, const struct tunnel_info *ti,
+			     uint64_t ts)
+{
+	struct app_ctx *a = ctx;
+	struct engine *e = a->e;
+	struct tunnel_ctx *t;
+	int tls;
+
+	(void)ts;
+	if (a->child)
+		return;
+	ctr_inc(&e->ctr, CTR_TUNNEL_OPEN);
+	if (a->depth + 1 > TUNNEL_MAX_DEPTH) {
+		ctr_inc(&e->ctr, CTR_TUNNEL_DEPTH_CAP);
+		return;
+	}
+	t = pool_get(&e->tunnel_pool);
+	if (!t) {
+		ctr_inc(&e->ctr, CTR_DET_STATE_CAP);
+		return;
+	}
+	t->ti = *ti;
+	t->ti.target_host[TUNNEL_HOST_MAX - 1] = '\0';
+	t->app.tun = &t->ti;
+	t->app.flow = a->flow;
+	t->app.e = e;
+	t->app.depth = a->depth + 1;
+	t->app.server_port = ti->target_port;
+	t->app.app = APP_UNKNOWN;
+	a->child = &t->app;
+	/* the target port is a strong hint (CONNECT host:25) */
+	enum app_proto p = app_by_port(&e->cfg, ti->target_port, &tls);
+	if (p == APP_SMTP)
+		app_start(&t->app, p, tls, 0);
+}
+
+static void sink_tunnel_data(void *ctx, int dir, const uint8_t *d, size_t n,
+			     uint64_t ts)
+{
+	struct app_ctx *a = ctx;
+
+	if (a->child)
+		app_feed(a->child, dir, d, n, ts);
+}
+
+static void sink_tunnel_gap(void *ctx, int dir, size_t n, uint64_t ts)
+{
+	struct app_ctx *a = ctx;
+
+	if (a->child)
+		app_gap(a->child, dir, n, ts);
+}
+
+static void app_release_det(struct app_ctx *a)
+{
+	if (a->det) {
+		pool_put(&a->e->det_pool, a->det);
+		a->det = NULL;
+	}
+}
+
+/* Start parser p on a (state from the pool). On a full pool the context
+ * becomes APP_NONE: the flow is followed no further (counted). */
+static void app_start(struct app_ctx *a, enum app_proto p, int implicit_tls,
+		      int by_content)
+{
+	struct engine *e = a->e;
+	const struct proto_ops *ops = ops_for(p);
+	struct proto_init pi = {
+		.server_port = a->server_port,
+		.implicit_tls = implicit_tls,
+		.midstream = a->flow->midstream,
+	};
+
+	if (!ops) {
+		a->app = APP_NONE;
+		return;
+	}
+	a->state = pool_get(&e->parser_pool);
+	if (!a->state) {
+		ctr_inc(&e->ctr, CTR_DET_STATE_CAP);
+		a->app = APP_NONE;
+		return;
+	}
+	ctr_inc(&e->ctr, by_content ? det_content_ctr[p] : det_port_ctr[p]);
+	a->app = p;
+	a->ops = ops;
+	a->sink.ctx = a;
+	a->sink.event = sink_event;
+	a->sink.tunnel_open = sink_tunnel_open;
+	a->sink.tunnel_data = sink_tunnel_data;
+	a->sink.tunnel_gap = sink_tunnel_gap;
+	a->flow->ever_app = 1;
+	ops->init(a->state, &a->sink, &e->ctr, &pi);
+}
+
+/* Run the probes over what detection has buffered. final: no more bytes
+ * will come before a decision is needed. */
+static enum app_proto detect_decide(struct detect *d, int final)
+{
+	int more = 0;
+
+	for (size_t i = 0; i < sizeof(all_parsers) / sizeof(all_parsers[0]); i++) {
+		const struct proto_ops *o = all_parsers[i];
+		enum probe_result r = o->probe(d->buf[0], d->len[0],
+					       d->buf[1], d->len[1]);
+		if (r == PROBE_YES)
+			return o->id;
+		if (r == PROBE_MORE)
+			more = 1;
+	}
+	if (more && !final && !d->full && d->nchunks < DET_CHUNKS)
+		return APP_UNKNOWN;
+	return APP_NONE;
+}
+
+/* Replay what detection buffered, in arrival order, into the new parser. */
+static void detect_replay(struct app_ctx *a, struct detect *d, uint64_t ts)
+{
+	size_t off[2] = {0, 0};
+
+	for (int i = 0; i < d->nchunks; i++) {
+		int dir = d->chunk[i].dir;
+		a->ops->feed(a->state, dir, d->buf[dir] + off[dir],
+			     d->chunk[i].len, ts);
+		off[dir] += d->chunk[i].len;
+	}
+}
+
+static void detect_conclude(struct app_ctx *a, enum app_proto p, uint64_t ts)
+{
+	struct detect *d = a->det;
+
+	if (p == APP_NONE) {
+		ctr_inc(&a->e->ctr, CTR_DET_NONE);
+		a->app = APP_NONE;
+		app_release_det(a);
+		return;
+	}
+	a->det = NULL;
+	app_start(a, p, 0, 1);
+	if (a->app != APP_NONE)
+		detect_replay(a, d, ts);
+	pool_put(&a->e->det_pool, d);
+}
+
+static void app_feed(struct app_ctx *a, int dir, const uint8_t *d, size_t n,
+		     uint64_t ts)
+{
+	struct detect *det;
+	size_t room, take;
+	enum app_proto p;
+
+	if (a->app == APP_NONE || !n)
+		return;
+	if (a->app != APP_UNKNOWN) {
+		a->ops->feed(a->state, dir, d, n, ts);
+		return;
+	}
+	if (!a->det) {
+		a->det = pool_get(&a->e->det_pool);
+		if (!a->det) {
+			ctr_inc(&a->e->ctr, CTR_DET_STATE_CAP);
+			a->app = APP_NONE;
+			return;
+		}
+	}
+	det = a->det;
+	room = a->e->cfg.detect_bytes - det->len[dir];
+	take = n < room ? n : room;
+	if (take < n)
+		det->full = 1;
+	if (take && det->nchunks < DET_CHUNKS) {
+		memcpy(det->buf[dir] + det->len[dir], d, take);
+		det->len[dir] += (uint16_t)take;
+		det->chunk[det->nchunks].dir = (uint8_t)dir;
+		det->chunk[det->nchunks].len = (uint16_t)take;
+		det->nchunks++;
+	} else {
+		det->full = 1;
+		take = 0;
+	}
+	p = detect_decide(det, 0);
+	if (p == APP_UNKNOWN)
+		return;
+	detect_conclude(a, p, ts);
+	/* bytes of this chunk that did not fit the detection buffer */
+	if (a->app != APP_NONE && take < n)
+		a->ops->feed(a->state, dir, d + take, n - take, ts);
+}
+
+static void app_gap(struct app_ctx *a, int dir, size_t n, uint64_t ts)
+{
+	if (a->app == APP_UNKNOWN && a->det) {
+		/* decide with what we have: a gap cannot be replayed */
+		detect_conclude(a, detect_decide(a->det, 1), ts);
+	}
+	if (a->app == APP_NONE || a->app == APP_UNKNOWN)
+		return;
+	a->ops->gap(a->state, dir, n, ts);
+}
+
+static int app_wants_data(const struct app_ctx *a)
+{
+	if (a->app == APP_NONE)
+		return 0;
+	if (a->app == APP_UNKNOWN)
+		return 1;
+	if (a->child && app_wants_data(a->child))
+		return 1;
+	return a->ops->wants_data ? a->ops->wants_data(a->state) : 1;
+}
+
+/* end of flow: flush parsers (child first: its records come before the
+ * carrier's), release states */
+static void app_end(struct app_ctx *a, uint64_t ts)
+{
+	struct engine *e = a->e;
+
+	if (a->child) {
+		app_end(a->child, ts);
+		pool_put(&e->tunnel_pool, (struct tunnel_ctx *)a->child);
+		a->child = NULL;
+	}
+	if (a->app == APP_UNKNOWN && a->det)
+		detect_conclude(a, detect_decide(a->det, 1), ts);
+	if (a->state) {
+		if (a->ops->end)
+			a->ops->end(a->state, ts);
+		pool_put(&e->parser_pool, a->state);
+		a->state = NULL;
+	}
+	app_release_det(a);
+}
+
+/* ------------------------------------------------------------------ */
+/* flows */
+
+static void ra_data(void *arg, int dir, const uint8_t *d, size_t n,
+		    uint64_t ts)
+{
+	struct eflow *f = arg;
+	app_feed(&f->app, dir, d, n, ts);
+}
+
+static void ra_gap(void *arg, int dir, size_t n, uint64_t ts)
+{
+	struct eflow *f = arg;
+	f->gaps++;
+	app_gap(&f->app, dir, n, ts);
+}
+
+static void flow_close(struct engine *e, struct eflow *f,
+		       enum close_reason why)
+{
+	struct reasm_out ro = { f, ra_data, ra_gap };
+	uint64_t ts = f->link.last_ts;
+
+	if (f->app.app != APP_NONE) {
+		reasm_flush(&e->ra, &f->rd[0], 0, ts, &ro);
+		reasm_flush(&e->ra, &f->rd[1], 1, ts, &ro);
+	}
+	reasm_release(&e->ra, &f->rd[0]);
+	reasm_release(&e->ra, &f->rd[1]);
+	app_end(&f->app, ts);
+	if (f->ever_app || e->cfg.flow_records_all)
+		flow_record(e, f, why);
+	switch (why) {
+	case CLOSE_TIMEOUT: ctr_inc(&e->ctr, CTR_FLOW_TIMEOUT); break;
+	case CLOSE_FIN: ctr_inc(&e->ctr, CTR_FLOW_FIN); break;
+	case CLOSE_RST: ctr_inc(&e->ctr, CTR_FLOW_RST); break;
+	case CLOSE_EVICT: ctr_inc(&e->ctr, CTR_FLOW_EVICT); break;
+	case CLOSE_SHUTDOWN: ctr_inc(&e->ctr, CTR_FLOW_END_OF_INPUT); break;
+	}
+	flow_remove(&e->flows, &f->link);
+}
+
+static void expire(struct engine *e, uint64_t now)
+{
+	uint64_t to = (uint64_t)e->cfg.flow_timeout_s * 1000000;
+	struct flow_link *l;
+
+	while ((l = flow_coldest(&e->flows)) && now > l->last_ts + to)
+		flow_close(e, (struct eflow *)l, CLOSE_TIMEOUT);
+}
+
+/* Which endpoint of the key is the client, for a flow seen first with
+ * packet p (sender is key endpoint `sender`). */
+static int pick_client(const struct engine *e, const struct pkt *p,
+		       int sender, int *midstream)
+{
+	int f = p->tcp_flags;
+
+	*midstream = 0;
+	if ((f & TCP_SYN) && !(f & TCP_ACK))
+		return sender;           /* SYN: sender opens */
+	if ((f & TCP_SYN) && (f & TCP_ACK))
+		return !sender;          /* SYN-ACK: receiver opened */
+	*midstream = 1;
+	if (is_service_port(&e->cfg, p->dport) && !is_service_port(&e->cfg, p->sport))
+		return sender;
+	if (is_service_port(&e->cfg, p->sport) && !is_service_port(&e->cfg, p->dport))
+		return !sender;
+	if (p->payload_len >= 4 && memcmp(p->payload, "220", 3) == 0 &&
+	    (p->payload[3] == ' ' || p->payload[3] == '-'))
+		return !sender;          /* a greeting comes from the server */
+	if (p->dport < 1024 && p->sport >= 1024)
+		return sender;
+	if (p->sport < 1024 && p->dport >= 1024)
+		return !sender;
+	return sender;                   /* first talker is the client */
+}
+
+static uint64_t make_flow_id(const struct flow_key *k, uint32_t hash,
+			     uint64_t ts)
+{
+	uint64_t z = ((uint64_t)hash << 32) ^ ts ^ k->port[0];
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	return z & ((1ULL << 51) - 1);  /* fits a JSON double exactly */
+}
+
+static struct eflow *flow_create(struct engine *e, const struct pkt *p,
+				 const struct flow_key *k, uint32_t hash,
+				 int sender)
+{
+	struct flow_link *l;
+	struct eflow *f;
+	int mid, tls;
+
+	l = flow_insert(&e->flows, k, hash, p->ts_us);
+	if (!l) {
+		struct flow_link *old = flow_coldest(&e->flows);
+		if (old)
+			flow_close(e, (struct eflow *)old, CLOSE_EVICT);
+		l = flow_insert(&e->flows, k, hash, p->ts_us);
+		if (!l)
+			return NULL;
+	}
+	f = (struct eflow *)l;
+	f->first_ts = p->ts_us;
+	f->flow_id = make_flow_id(k, hash, p->ts_us);
+	f->cli = (uint8_t)pick_client(e, p, sender, &mid);
+	f->midstream = (uint8_t)mid;
+	ctr_inc(&e->ctr, CTR_FLOW_NEW);
+	if (mid)
+		ctr_inc(&e->ctr, CTR_FLOW_MIDSTREAM);
+	f->app.flow = f;
+	f->app.e = e;
+	f->app.server_port = k->port[!f->cli];
+	f->app.app = APP_UNKNOWN;
+	enum app_proto ap = app_by_port(&e->cfg, f->app.server_port, &tls);
+	if (ap != APP_UNKNOWN)
+		app_start(&f->app, ap, tls, 0);
+	return f;
+}
+
+enum verdict engine_packet(struct engine *e, const struct pkt *p)
+{
+	struct flow_key k;
+	struct eflow *f;
+	uint32_t hash;
+	int sender, dir;
+	struct reasm_out ro;
+
+	e->now = p->ts_us;
+	e->cur_index = p->index;
+	expire(e, p->ts_us);
+	flow_key_from_pkt(p, &k, &sender);
+	hash = flow_key_hash(&k);
+	f = (struct eflow *)flow_lookup(&e->flows, &k, hash);
+	if (!f) {
+		if (!(p->tcp_flags & TCP_SYN) &&
+		    !(p->payload_len + p->payload_missing)) {
+			ctr_inc(&e->ctr, CTR_FLOW_NO_PAYLOAD_SKIP);
+			return VERDICT_ACCEPT;
+		}
+		if (p->tcp_flags & TCP_RST) {
+			ctr_inc(&e->ctr, CTR_FLOW_NO_PAYLOAD_SKIP);
+			return VERDICT_ACCEPT;
+		}
+		f = flow_create(e, p, &k, hash, sender);
+		if (!f)
+			return VERDICT_ACCEPT;
+	}
+	flow_touch(&e->flows, &f->link, p->ts_us);
+	dir = sender == f->cli ? DIR_TO_SERVER : DIR_TO_CLIENT;
+	f->pkts[dir]++;
+	f->bytes[dir] += p->wire_len;
+
+	if (p->tcp_flags & TCP_SYN) {
+		if (!(p->tcp_flags & TCP_ACK) && dir == DIR_TO_SERVER) {
+			f->syn = 1;
+			if (!f->rd[0].init)
+				reasm_dir_start(&f->rd[0], p->seq + 1);
+		} else if ((p->tcp_flags & TCP_ACK) && dir == DIR_TO_CLIENT) {
+			f->synack = 1;
+			if (!f->rd[1].init)
+				reasm_dir_start(&f->rd[1], p->seq + 1);
+		}
+	}
+	ro = (struct reasm_out){ f, ra_data, ra_gap };
+	if (f->app.app != APP_NONE) {
+		reasm_segment(&e->ra, &f->rd[dir], dir, p->seq, p->payload,
+			      p->payload_len, p->payload_missing,
+			      p->tcp_flags & TCP_FIN, p->ts_us, &ro);
+		if (p->tcp_flags & TCP_ACK)
+			reasm_ack(&e->ra, &f->rd[!dir], !dir, p->ack, p->ts_us,
+				  &ro);
+		if (!app_wants_data(&f->app)) {
+			reasm_release(&e->ra, &f->rd[0]);
+			reasm_release(&e->ra, &f->rd[1]);
+		}
+	} else if (p->tcp_flags & TCP_FIN) {
+		f->rd[dir].fin = 1;
+	}
+	size_t rb = pool_bytes(&e->ra.segs);
+	if (rb > e->reasm_peak)
+		e->reasm_peak = rb;
+	if (!f->bypassed && !app_wants_data(&f->app)) {
+		f->bypassed = 1;
+		if (e->out.flow_inspect)
+			e->out.flow_inspect(e->out.arg, p, 0);
+	}
+	if (p->tcp_flags & TCP_FIN)
+		f->fin[dir] = 1;
+	if (p->tcp_flags & TCP_RST) {
+		f->rst = 1;
+		flow_close(e, f, CLOSE_RST);
+	} else if (f->fin[0] && f->fin[1]) {
+		flow_close(e, f, CLOSE_FIN);
+	}
+	return VERDICT_ACCEPT;
+}
+
+void engine_tick(struct engine *e, uint64_t now, uint64_t index)
+{
+	if (now > e->now)
+		e->now = now;
+	e->cur_index = index;
+	expire(e, e->now);
+}
+
+void engine_finish(struct engine *e, uint64_t index)
+{
+	struct flow_link *l;
+
+	e->cur_index = index;
+	/* coldest first: records come out in order of last activity */
+	while ((l = flow_coldest(&e->flows)))
+		flow_close(e, (struct eflow *)l, CLOSE_SHUTDOWN);
+}
+
+/* ------------------------------------------------------------------ */
+
+struct engine *engine_new(const struct engine_config *cfg,
+			  const struct engine_output *out)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	size_t ss = 0;
+
+	if (!e)
+		return NULL;
+	e->cfg = *cfg;
+	if (!e->cfg.detect_bytes || e->cfg.detect_bytes > DET_BYTES)
+		e->cfg.detect_bytes = DET_BYTES;
+	e->out = *out;
+	for (size_t i = 0; i < sizeof(all_parsers) / sizeof(all_parsers[0]); i++)
+		if (all_parsers[i]->state_size > ss)
+			ss = all_parsers[i]->state_size;
+	e->parser_state_size = ss;
+	e->jbuf = malloc(RECORD_BUF);
+	if (!e->jbuf ||
+	    flow_table_init(&e->flows, cfg->max_flows, sizeof(struct eflow)) < 0 ||
+	    reasm_ctx_init(&e->ra, cfg->reasm_mem, cfg->reasm_dir_cap, &e->ctr) < 0 ||
+	    pool_init(&e->det_pool, sizeof(struct detect), cfg->max_parsers) < 0 ||
+	    pool_init(&e->parser_pool, ss, cfg->max_parsers) < 0 ||
+	    pool_init(&e->tunnel_pool, sizeof(struct tunnel_ctx), cfg->max_parsers) < 0) {
+		engine_free(e);
+		return NULL;
+	}
+	json_init(&e->j, e->jbuf, RECORD_BUF);
+	return e;
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	flow_table_destroy(&e->flows);
+	reasm_ctx_destroy(&e->ra);
+	pool_destroy(&e->det_pool);
+	pool_destroy(&e->parser_pool);
+	pool_destroy(&e->tunnel_pool);
+	free(e->jbuf);
+	free(e);
+}
+
+struct rw_counters *engine_counters(struct engine *e)
+{
+	return &e->ctr;
+}
+
+void engine_mem(struct engine *e, struct engine_mem *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->flow_entry_bytes = sizeof(struct eflow);
+	m->flows_max = e->flows.max;
+	m->flows_peak = e->flows.hwm;
+	m->parser_state_bytes = e->parser_state_size;
+	m->parsers_peak = e->parser_pool.peak;
+	m->reasm_bytes_peak = e->reasm_peak;
+	for (struct flow_link *l = flow_coldest(&e->flows); l;
+	     l = l->lru_prev == FLOW_NONE ? NULL : flow_at(&e->flows, l->lru_prev))
+		m->flows_active++;
+}

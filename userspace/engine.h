@@ -1,0 +1,83 @@
+/* engine.h - one worker's engine: packets in, records out.
+ *
+ * engine_packet() takes one decoded TCP segment and returns its verdict
+ * synchronously (inline mode needs that). Records (EVE JSON lines) go to
+ * the output callback as they are produced, tagged with the index of the
+ * packet that produced them so several workers' outputs can be merged in
+ * packet order. An engine owns all its state (flows, reassembly, parsers):
+ * nothing is shared with other workers.
+ */
+#ifndef RW_ENGINE_H
+#define RW_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "counters.h"
+#include "pkt.h"
+#include "proto.h"
+
+#define ENGINE_MAX_PORTS 32
+
+struct engine_config {
+	uint16_t smtp_ports[ENGINE_MAX_PORTS];
+	int n_smtp_ports;
+	uint16_t smtp_tls_ports[ENGINE_MAX_PORTS];   /* implicit TLS (465) */
+	int n_smtp_tls_ports;
+	uint16_t http_proxy_ports[ENGINE_MAX_PORTS];
+	int n_http_proxy_ports;
+	uint16_t socks_ports[ENGINE_MAX_PORTS];
+	int n_socks_ports;
+	uint32_t max_flows;        /* per worker; LRU eviction when full */
+	uint32_t max_parsers;      /* parser/detection states per worker */
+	size_t reasm_mem;          /* out-of-order buffer bytes per worker */
+	uint32_t reasm_dir_cap;    /* out-of-order bytes per direction */
+	uint32_t flow_timeout_s;   /* idle timeout */
+	uint32_t detect_bytes;     /* content detection gives up after this
+	                            * many bytes in one direction */
+	int flow_records_all;      /* flow records for every flow, not only
+	                            * those with a parsed protocol */
+	uint16_t community_seed;
+};
+
+enum verdict {
+	VERDICT_ACCEPT = 0,
+	VERDICT_DROP,
+};
+
+struct engine_output {
+	void *arg;
+	/* one complete JSON line (no newline), valid during the call */
+	void (*record)(void *arg, uint64_t pkt_index, const char *line,
+		       size_t len);
+	/* optional: the engine no longer needs (inspect=0) or needs
+	 * (inspect=1) this flow's packets: the eBPF front-end bypasses it */
+	void (*flow_inspect)(void *arg, const struct pkt *p, int inspect);
+};
+
+struct engine;
+
+void engine_config_default(struct engine_config *c);
+/* parse "25,587,2525" into a port list; 0 or -EINVAL */
+int engine_parse_ports(const char *s, uint16_t *ports, int *n);
+
+struct engine *engine_new(const struct engine_config *cfg,
+			  const struct engine_output *out);
+void engine_free(struct engine *e);
+
+enum verdict engine_packet(struct engine *e, const struct pkt *p);
+/* advance the clock without a packet (expire idle flows) */
+void engine_tick(struct engine *e, uint64_t now_us, uint64_t index);
+/* end of input: close every flow (reason "shutdown") */
+void engine_finish(struct engine *e, uint64_t index);
+
+struct rw_counters *engine_counters(struct engine *e);
+/* memory figures for the stats record */
+struct engine_mem {
+	size_t flow_entry_bytes;  /* bytes per flow table entry */
+	uint32_t flows_active, flows_peak, flows_max;
+	size_t parser_state_bytes, parsers_peak;
+	size_t reasm_bytes_peak;
+};
+void engine_mem(struct engine *e, struct engine_mem *m);
+
+#endif

@@ -1,0 +1,196 @@
+/* flow.c - bidirectional flow table (see flow.h) */
+#include "flow.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int ep_cmp(const uint8_t *a, uint16_t pa, const uint8_t *b,
+		  uint16_t pb)
+{
+	int c = memcmp(a, b, 16);
+
+	if (c)
+		return c;
+	return (int)pa - (int)pb;
+}
+
+void flow_key_from_pkt(const struct pkt *p, struct flow_key *k, int *swapped)
+{
+	int sw = ep_cmp(p->src, p->sport, p->dst, p->dport) > 0;
+
+	memset(k, 0, sizeof(*k));
+	k->family = p->family;
+	k->nvlan = p->nvlan;
+	for (int i = 0; i < p->nvlan && i < PKT_MAX_VLAN; i++)
+		k->vlan[i] = p->vlan[i];
+	memcpy(k->addr[sw], p->src, 16);
+	memcpy(k->addr[!sw], p->dst, 16);
+	k->port[sw] = p->sport;
+	k->port[!sw] = p->dport;
+	*swapped = sw;
+}
+
+/* 64-bit mix over the key words (splitmix64 finalizer per word) */
+uint32_t flow_key_hash(const struct flow_key *k)
+{
+	uint64_t w[sizeof(struct flow_key) / 8 + 1] = {0};
+	uint64_t h = 0x9e3779b97f4a7c15ULL;
+
+	memcpy(w, k, sizeof(*k));
+	for (size_t i = 0; i < sizeof(w) / 8; i++) {
+		uint64_t z = w[i] + h;
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		h ^= z ^ (z >> 31);
+		h = (h << 7) | (h >> 57);
+	}
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+uint32_t flow_hash_pkt(const struct pkt *p)
+{
+	struct flow_key k;
+	int sw;
+
+	flow_key_from_pkt(p, &k, &sw);
+	return flow_key_hash(&k);
+}
+
+int flow_table_init(struct flow_table *t, uint32_t max, size_t entry_size)
+{
+	uint32_t nb = 1;
+
+	memset(t, 0, sizeof(*t));
+	if (!max || entry_size < sizeof(struct flow_link))
+		return -EINVAL;
+	while (nb < max * 2u && nb < (1u << 30))
+		nb <<= 1;
+	/* calloc: pages of entries never used are never touched */
+	t->entries = calloc(max, entry_size);
+	t->buckets = malloc(sizeof(uint32_t) * nb);
+	if (!t->entries || !t->buckets) {
+		flow_table_destroy(t);
+		return -ENOMEM;
+	}
+	memset(t->buckets, 0xff, sizeof(uint32_t) * nb);
+	t->nbuckets_mask = nb - 1;
+	t->entry_size = entry_size;
+	t->max = max;
+	/* free list threaded through hnext, built lazily: indices >= used
+	 * that were never handed out are implicitly free */
+	t->free_head = FLOW_NONE;
+	t->lru_head = t->lru_tail = FLOW_NONE;
+	return 0;
+}
+
+void flow_table_destroy(struct flow_table *t)
+{
+	free(t->entries);
+	free(t->buckets);
+	memset(t, 0, sizeof(*t));
+}
+
+static uint32_t idx_of(const struct flow_table *t, const struct flow_link *f)
+{
+	return (uint32_t)(((const uint8_t *)f - t->entries) / t->entry_size);
+}
+
+struct flow_link *flow_lookup(struct flow_table *t, const struct flow_key *k,
+			      uint32_t hash)
+{
+	uint32_t i = t->buckets[hash & t->nbuckets_mask];
+
+	while (i != FLOW_NONE) {
+		struct flow_link *f = flow_at(t, i);
+		if (f->hash == hash && memcmp(&f->key, k, sizeof(*k)) == 0)
+			return f;
+		i = f->hnext;
+	}
+	return NULL;
+}
+
+static void lru_unlink(struct flow_table *t, struct flow_link *f)
+{
+	if (f->lru_prev != FLOW_NONE)
+		flow_at(t, f->lru_prev)->lru_next = f->lru_next;
+	else
+		t->lru_head = f->lru_next;
+	if (f->lru_next != FLOW_NONE)
+		flow_at(t, f->lru_next)->lru_prev = f->lru_prev;
+	else
+		t->lru_tail = f->lru_prev;
+}
+
+static void lru_push_head(struct flow_table *t, struct flow_link *f)
+{
+	uint32_t i = idx_of(t, f);
+
+	f->lru_prev = FLOW_NONE;
+	f->lru_next = t->lru_head;
+	if (t->lru_head != FLOW_NONE)
+		flow_at(t, t->lru_head)->lru_prev = i;
+	t->lru_head = i;
+	if (t->lru_tail == FLOW_NONE)
+		t->lru_tail = i;
+}
+
+struct flow_link *flow_insert(struct flow_table *t, const struct flow_key *k,
+			      uint32_t hash, uint64_t ts)
+{
+	struct flow_link *f;
+	uint32_t i, b;
+
+	if (t->free_head != FLOW_NONE) {
+		i = t->free_head;
+		f = flow_at(t, i);
+		t->free_head = f->hnext;
+	} else if (t->hwm < t->max) {
+		/* never-used slot: entries below the high-water mark are
+		 * either live or on the free list */
+		i = t->hwm;
+		f = flow_at(t, i);
+	} else {
+		return NULL;
+	}
+	t->hwm += (i == t->hwm);
+	memset(f, 0, t->entry_size);
+	f->key = *k;
+	f->hash = hash;
+	f->in_use = 1;
+	f->last_ts = ts;
+	b = hash & t->nbuckets_mask;
+	f->hnext = t->buckets[b];
+	t->buckets[b] = i;
+	lru_push_head(t, f);
+	return f;
+}
+
+void flow_remove(struct flow_table *t, struct flow_link *f)
+{
+	uint32_t i = idx_of(t, f);
+	uint32_t *pp = &t->buckets[f->hash & t->nbuckets_mask];
+
+	while (*pp != FLOW_NONE && *pp != i)
+		pp = &flow_at(t, *pp)->hnext;
+	if (*pp == i)
+		*pp = f->hnext;
+	lru_unlink(t, f);
+	f->in_use = 0;
+	f->hnext = t->free_head;
+	t->free_head = i;
+}
+
+void flow_touch(struct flow_table *t, struct flow_link *f, uint64_t ts)
+{
+	f->last_ts = ts;
+	if (t->lru_head == idx_of(t, f))
+		return;
+	lru_unlink(t, f);
+	lru_push_head(t, f);
+}
+
+struct flow_link *flow_coldest(struct flow_table *t)
+{
+	return t->lru_tail == FLOW_NONE ? NULL : flow_at(t, t->lru_tail);
+}

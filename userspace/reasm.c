@@ -1,0 +1,254 @@
+/* reasm.c - TCP stream reassembly (see reasm.h for the policies) */
+#include "reasm.h"
+
+#include <string.h>
+
+static inline int32_t seqdiff(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b);
+}
+
+int reasm_ctx_init(struct reasm_ctx *rc, size_t mem_cap_bytes,
+		   uint32_t dir_cap, struct rw_counters *ctr)
+{
+	size_t n = mem_cap_bytes / sizeof(struct reasm_seg);
+
+	rc->dir_cap = dir_cap;
+	rc->ctr = ctr;
+	return pool_init(&rc->segs, sizeof(struct reasm_seg), n ? n : 1);
+}
+
+void reasm_ctx_destroy(struct reasm_ctx *rc)
+{
+	pool_destroy(&rc->segs);
+}
+
+void reasm_dir_start(struct reasm_dir *rd, uint32_t next_seq)
+{
+	rd->next_seq = next_seq;
+	rd->init = 1;
+}
+
+static void emit_gap(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
+		     uint32_t n, uint64_t ts, const struct reasm_out *out)
+{
+	if (!n)
+		return;
+	ctr_inc(rc->ctr, CTR_RA_GAP);
+	ctr_add(rc->ctr, CTR_RA_GAP_BYTES, n);
+	rd->next_seq += n;
+	out->gap(out->arg, dir, n, ts);
+}
+
+static void emit_data(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
+		      const uint8_t *d, uint32_t n, uint64_t ts,
+		      const struct reasm_out *out)
+{
+	if (!n)
+		return;
+	ctr_add(rc->ctr, CTR_RA_BYTES, n);
+	rd->next_seq += n;
+	out->data(out->arg, dir, d, n, ts);
+}
+
+/* deliver buffered blocks that are now in order */
+static void drain(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
+		  uint64_t ts, const struct reasm_out *out)
+{
+	struct reasm_seg *s;
+
+	while ((s = rd->ooo) && seqdiff(s->seq, rd->next_seq) <= 0) {
+		int32_t skip = seqdiff(rd->next_seq, s->seq);
+
+		rd->ooo = s->next;
+		rd->ooo_bytes -= s->len;
+		if ((uint32_t)skip < s->len)
+			emit_data(rc, rd, dir, s->data + skip,
+				  s->len - (uint32_t)skip, ts, out);
+		pool_put(&rc->segs, s);
+	}
+}
+
+/* Give up on the hole before the first buffered block. */
+static void skip_hole(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
+		      uint64_t ts, const struct reasm_out *out)
+{
+	if (!rd->ooo)
+		return;
+	emit_gap(rc, rd, dir, (uint32_t)seqdiff(rd->ooo->seq, rd->next_seq),
+		 ts, out);
+	drain(rc, rd, dir, ts, out);
+}
+
+/* Buffer [seq, seq+len) minus what is already buffered (first wins).
+ * Returns 0, or -1 if a cap stopped it (the rest was not stored). */
+static int buffer_range(struct reasm_ctx *rc, struct reasm_dir *rd,
+			uint32_t seq, const uint8_t *d, uint32_t len)
+{
+	struct reasm_seg **pp = &rd->ooo;
+
+	while (len) {
+		struct reasm_seg *cur = *pp;
+		uint32_t take = len;
+
+		/* skip blocks entirely before seq */
+		if (cur && seqdiff(cur->seq + cur->len, seq) <= 0) {
+			pp = &cur->next;
+			continue;
+		}
+		/* overlap with cur: drop our covered part */
+		if (cur && seqdiff(cur->seq, seq) <= 0) {
+			uint32_t cov = (uint32_t)seqdiff(cur->seq + cur->len, seq);
+			if (cov > len)
+				cov = len;
+			ctr_inc(rc->ctr, CTR_RA_OVERLAP);
+			seq += cov;
+			d += cov;
+			len -= cov;
+			pp = &cur->next;
+			continue;
+		}
+		/* new bytes before cur (or at the end) */
+		if (cur && seqdiff(cur->seq, seq) < (int32_t)take) {
+			take = (uint32_t)seqdiff(cur->seq, seq);
+			ctr_inc(rc->ctr, CTR_RA_OVERLAP);
+		}
+		if (take > REASM_BLOCK_DATA)
+			take = REASM_BLOCK_DATA;
+		if (rd->ooo_bytes + take > rc->dir_cap) {
+			ctr_inc(rc->ctr, CTR_RA_FLOW_CAP);
+			return -1;
+		}
+		struct reasm_seg *s = pool_get(&rc->segs);
+		if (!s) {
+			ctr_inc(rc->ctr, CTR_RA_POOL_CAP);
+			return -1;
+		}
+		s->seq = seq;
+		s->len = take;
+		memcpy(s->data, d, take);
+		s->next = cur;
+		*pp = s;
+		pp = &s->next;
+		rd->ooo_bytes += take;
+		seq += take;
+		d += take;
+		len -= take;
+	}
+	return 0;
+}
+
+void reasm_segment(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
+		   uint32_t seq, const uint8_t *d, uint32_t len,
+		   uint32_t missing, int fin, uint64_t ts,
+		   const struct reasm_out *out)
+{
+	uint32_t total = len + missing;
+	int32_t rel;
+
+	if (fin && !rd->fin) {
+		rd->fin = 1;
+		rd->fin_seq = seq + total;
+	}
+	if (!total)
+		return;
+	ctr_inc(rc->ctr, CTR_RA_SEGMENTS);
+	if (!rd->init)
+		reasm_dir_start(rd, seq);
+	rel = seqdiff(seq, rd->next_seq);
+	if (rel < 0) {
+		uint32_t old = (uint32_t)-rel;
+		if (old >= total) {
+			ctr_inc(rc->ctr, CTR_RA_RETRANS);
+			return;
+		}
+		ctr_inc(rc->ctr, CTR_RA_OVERLAP);
+		seq += old;
+		if (old >= len) {
+			missing -= old - len;
+			d += len;
+			len = 0;
+		} else {
+			d += old;
+			len -= old;
+		}
+		rel = 0;
+	}
+	if (rel == 0) {
+		ctr_inc(rc->ctr, CTR_RA_INORDER);
+		/* buffered blocks this segment also covers: first wins, but
+		 * the in-order bytes are the same stream position, so deliver
+		 * ours up to the first buffered block, then drain */
+		uint32_t upto = len;
+		if (rd->ooo && seqdiff(rd->ooo->seq, seq) < (int32_t)len)
+			upto = (uint32_t)seqdiff(rd->ooo->seq, seq);
+		emit_data(rc, rd, dir, d, upto, ts, out);
+		if (upto == len && missing) {
+			uint32_t m = missing;
+			if (rd->ooo && seqdiff(rd->ooo->seq, rd->next_seq) < (int32_t)m)
+				m = (uint32_t)seqdiff(rd->ooo->seq, rd->next_seq);
+			emit_gap(rc, rd, dir, m, ts, out);
+		}
+		drain(rc, rd, dir, ts, out);
+		/* the part of ours beyond the buffered blocks, if any */
+		if (upto < len && seqdiff(seq + len, rd->next_seq) > 0) {
+			uint32_t off = (uint32_t)seqdiff(rd->next_seq, seq);
+			reasm_segment(rc, rd, dir, rd->next_seq, d + off,
+				      len - off, missing, 0, ts, out);
+		}
+		return;
+	}
+	ctr_inc(rc->ctr, CTR_RA_OOO);
+	if (buffer_range(rc, rd, seq, d, len) < 0) {
+		/* cap hit: stop waiting for the hole, deliver what we have,
+		 * then retry once (the hole before this segment becomes a gap) */
+		skip_hole(rc, rd, dir, ts, out);
+		if (seqdiff(seq, rd->next_seq) > 0 && !rd->ooo) {
+			emit_gap(rc, rd, dir,
+				 (uint32_t)seqdiff(seq, rd->next_seq), ts, out);
+		}
+		if (seqdiff(seq + total, rd->next_seq) > 0)
+			reasm_segment(rc, rd, dir, seq, d, len, missing, 0, ts,
+				      out);
+	}
+}
+
+void reasm_ack(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
+	       uint32_t ack, uint64_t ts, const struct reasm_out *out)
+{
+	uint32_t limit = ack;
+	int32_t ahead;
+
+	if (!rd->init)
+		return;
+	if (rd->fin && seqdiff(ack, rd->fin_seq) > 0)
+		limit = rd->fin_seq;   /* the FIN's sequence number is no data */
+	ahead = seqdiff(limit, rd->next_seq);
+	if (ahead <= 0 || ahead > (1 << 30))
+		return;
+	while (rd->ooo && seqdiff(rd->ooo->seq, limit) < 0) {
+		skip_hole(rc, rd, dir, ts, out);
+	}
+	ahead = seqdiff(limit, rd->next_seq);
+	if (ahead > 0)
+		emit_gap(rc, rd, dir, (uint32_t)ahead, ts, out);
+}
+
+void reasm_flush(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
+		 uint64_t ts, const struct reasm_out *out)
+{
+	while (rd->ooo)
+		skip_hole(rc, rd, dir, ts, out);
+}
+
+void reasm_release(struct reasm_ctx *rc, struct reasm_dir *rd)
+{
+	struct reasm_seg *s, *n;
+
+	for (s = rd->ooo; s; s = n) {
+		n = s->next;
+		pool_put(&rc->segs, s);
+	}
+	rd->ooo = NULL;
+	rd->ooo_bytes = 0;
+}
