@@ -39,7 +39,7 @@ TEST_BINS   := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all deps test-deps run test unit bench fuzz asan clean
-all: deps $(BUILD)/relaywatch $(BUILD)/tools/mkpcap
+all: deps $(BUILD)/relaywatch
 
 deps:
 	@scripts/deps.sh build
@@ -66,12 +66,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(SENSOR_LIB_OBJS) tests/unit/t.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -Itests/unit -o $@ $< $(LIB_OBJS) $(SENSOR_LIB_OBJS) $(LDFLAGS) $(LDLIBS)
 
-# a tiny helper that writes pcaps (tests, bench)
+TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+
+# small helper programs (bench generator, no-op pcap reader)
 $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIB_OBJS) $(LDFLAGS) $(LDLIBS)
 
-TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
+
 
 unit: deps $(TEST_BINS)
 

@@ -1,0 +1,147 @@
+/* test_flow.c - flow table: symmetric keys, LRU, cap, reuse; SPSC ring; pool */
+#include <stdlib.h>
+#include "t.h"
+#include "flow.h"
+#include "pool.h"
+#include "ring.h"
+
+static struct pkt mk(uint32_t s, uint16_t sp, uint32_t d, uint16_t dp)
+{
+	struct pkt p;
+	memset(&p, 0, sizeof(p));
+	p.family = 4;
+	memcpy(p.src, &s, 4);
+	memcpy(p.dst, &d, 4);
+	p.sport = sp;
+	p.dport = dp;
+	return p;
+}
+
+TEST(key_is_symmetric)
+{
+	struct pkt a = mk(0x0a000001, 40000, 0x0a000002, 25);
+	struct pkt b = mk(0x0a000002, 25, 0x0a000001, 40000);
+	struct flow_key ka, kb;
+	int sa, sb;
+
+	flow_key_from_pkt(&a, &ka, &sa);
+	flow_key_from_pkt(&b, &kb, &sb);
+	CHECK(memcmp(&ka, &kb, sizeof(ka)) == 0);
+	CHECK(sa != sb);
+	CHECK_INT(flow_hash_pkt(&a), flow_hash_pkt(&b));
+	/* a VLAN makes it another flow */
+	b.nvlan = 1;
+	b.vlan[0] = 7;
+	CHECK(flow_hash_pkt(&a) != flow_hash_pkt(&b));
+}
+
+TEST(insert_lookup_remove_reuse)
+{
+	struct flow_table t;
+	struct flow_key k[3];
+	int sw;
+
+	CHECK_INT(flow_table_init(&t, 2, sizeof(struct flow_link)), 0);
+	for (int i = 0; i < 3; i++) {
+		struct pkt p = mk(0x0a000001, (uint16_t)(1000 + i), 0x0a000002, 25);
+		flow_key_from_pkt(&p, &k[i], &sw);
+	}
+	struct flow_link *f0 = flow_insert(&t, &k[0], flow_key_hash(&k[0]), 1);
+	struct flow_link *f1 = flow_insert(&t, &k[1], flow_key_hash(&k[1]), 2);
+	CHECK(f0 && f1);
+	CHECK(flow_insert(&t, &k[2], flow_key_hash(&k[2]), 3) == NULL); /* full */
+	CHECK(flow_lookup(&t, &k[0], flow_key_hash(&k[0])) == f0);
+	CHECK(flow_coldest(&t) == f0);
+	flow_touch(&t, f0, 4);
+	CHECK(flow_coldest(&t) == f1);           /* LRU order follows activity */
+	flow_remove(&t, f1);
+	CHECK(flow_lookup(&t, &k[1], flow_key_hash(&k[1])) == NULL);
+	struct flow_link *f2 = flow_insert(&t, &k[2], flow_key_hash(&k[2]), 5);
+	CHECK(f2 == f1);                         /* slot reused */
+	CHECK(flow_coldest(&t) == f0);
+	flow_table_destroy(&t);
+}
+
+TEST(many_flows_chain_correctly)
+{
+	struct flow_table t;
+	int sw, found = 0;
+
+	flow_table_init(&t, 5000, sizeof(struct flow_link));
+	for (uint32_t i = 0; i < 5000; i++) {
+		struct pkt p = mk(0x0a000000 + i, (uint16_t)i, 0x0b000000, 25);
+		struct flow_key k;
+		flow_key_from_pkt(&p, &k, &sw);
+		CHECK(flow_insert(&t, &k, flow_key_hash(&k), i) != NULL);
+	}
+	for (uint32_t i = 0; i < 5000; i += 7) {
+		struct pkt p = mk(0x0b000000, 25, 0x0a000000 + i, (uint16_t)i);
+		struct flow_key k;
+		flow_key_from_pkt(&p, &k, &sw);
+		struct flow_link *f = flow_lookup(&t, &k, flow_key_hash(&k));
+		found += f && f->last_ts == i;
+	}
+	CHECK_INT(found, (5000 + 6) / 7);
+	flow_table_destroy(&t);
+}
+
+TEST(pool_cap_and_reuse)
+{
+	struct pool p;
+	void *o[10];
+
+	pool_init(&p, 100, 3);
+	for (int i = 0; i < 3; i++)
+		CHECK((o[i] = pool_get(&p)) != NULL);
+	CHECK(pool_get(&p) == NULL);             /* cap */
+	pool_put(&p, o[1]);
+	CHECK(pool_get(&p) == o[1]);
+	CHECK_INT(p.peak, 3);
+	pool_destroy(&p);
+}
+
+TEST(ring_fifo_with_wrap)
+{
+	struct ring r;
+	uint32_t next_w = 0, next_r = 0;
+	size_t n;
+
+	ring_init(&r, 4096);
+	for (int round = 0; round < 2000; round++) {
+		/* variable sizes force wraps */
+		size_t len = 8 + (size_t)(round * 37) % 500;
+		void *w = ring_reserve(&r, len);
+		if (w) {
+			memset(w, 0, len);
+			memcpy(w, &next_w, 4);
+			next_w++;
+			ring_commit(&r);
+		}
+		if (!w || round % 3 == 0) {
+			uint32_t *e = ring_peek(&r, &n);
+			if (e) {
+				CHECK_INT(*e, next_r);
+				next_r++;
+				ring_release(&r);
+			}
+		}
+	}
+	while (ring_peek(&r, &n)) {
+		next_r++;
+		ring_release(&r);
+	}
+	CHECK_INT(next_r, next_w);
+	CHECK(next_w > 1000);
+	CHECK(ring_reserve(&r, ring_max_entry(&r) + 1) == NULL);
+	ring_destroy(&r);
+}
+
+int main(void)
+{
+	RUN(key_is_symmetric);
+	RUN(insert_lookup_remove_reuse);
+	RUN(many_flows_chain_correctly);
+	RUN(pool_cap_and_reuse);
+	RUN(ring_fifo_with_wrap);
+	return t_done();
+}
