@@ -60,6 +60,9 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h)
 		-Wall -Wno-unused-function -c $< -o $@
 $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
+# keep them: as pattern-chain intermediates make would delete them after
+# every build and so regenerate the skeleton and rebuild what includes it
+.SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 
 # unit tests: one binary per tests/unit/test_*.c, linked with the engine
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(SENSOR_LIB_OBJS) tests/unit/t.h
