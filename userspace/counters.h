@@ -79,6 +79,10 @@
 	X(SMTP_GAP, "smtp.gap_resync") \
 	X(SMTP_TLS, "smtp.tls") \
 	X(SMTP_BODY_BYTES, "smtp.body_bytes") \
+	X(SMTP_BAD_REPLY, "smtp.anomaly.malformed_reply") \
+	X(SMTP_CMD_SYNTAX, "smtp.anomaly.command_syntax") \
+	X(SMTP_DATA_UNTERM, "smtp.anomaly.data_unterminated") \
+	X(SMTP_UNANSWERED, "smtp.drop.unanswered_commands") \
 	/* http proxy */ \
 	X(HTTP_REQUESTS, "http.requests") \
 	X(HTTP_RESPONSES, "http.responses") \
@@ -86,10 +90,31 @@
 	X(HTTP_BAD_TARGET, "http.anomaly.malformed_target") \
 	X(HTTP_EARLY_DATA, "http.anomaly.tunnel_early_data") \
 	X(HTTP_GAP, "http.gap_resync") \
+	X(HTTP_MALFORMED, "http.anomaly.malformed_start_line") \
+	X(HTTP_PENDING_CAP, "http.drop.pipelined_requests_cap") \
+	X(HTTP_EARLY_DATA_CAP, "http.drop.tunnel_early_data_cap") \
 	/* socks */ \
 	X(SOCKS_REQUESTS, "socks.requests") \
 	X(SOCKS_MALFORMED, "socks.anomaly.malformed") \
 	X(SOCKS_GAP, "socks.gap") \
+	X(SOCKS_REPLIES, "socks.replies") \
+	X(SOCKS_AUTH_FAIL, "socks.auth_failed") \
+	X(SOCKS_EARLY_DATA, "socks.anomaly.tunnel_early_data") \
+	X(SOCKS_EARLY_DATA_CAP, "socks.drop.tunnel_early_data_cap") \
+	X(SOCKS_STR_CAP, "socks.truncated.field") \
+	/* rules */ \
+	X(RULE_EVALS, "rules.evaluations") \
+	X(RULE_MATCHES, "rules.matches") \
+	X(RULE_ALERTS, "rules.alerts") \
+	X(RULE_SUPP_RATE, "rules.suppressed.ratelimit") \
+	X(RULE_SUPP_PASS, "rules.suppressed.pass") \
+	X(RULE_CORR_HITS, "rules.correlation.matched") \
+	X(RULE_THR_EVICT, "rules.threshold.evicted_table_full") \
+	X(RULE_RATE_EVICT, "rules.ratelimit.evicted_table_full") \
+	X(RULE_CORR_EVICT, "rules.correlation.evicted_table_full") \
+	X(RULE_DISTINCT_CAP, "rules.threshold.distinct_cap") \
+	X(RULE_LIST_CAP, "rules.list_elements_cap") \
+	X(RULE_REGEX_ERR, "rules.regex.match_limit") \
 	/* output */ \
 	X(OUT_RECORDS, "output.records") \
 	X(OUT_DROPPED, "output.drop.write_error") \

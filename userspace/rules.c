@@ -1,0 +1,2725 @@
+/* rules.c - rule files: lexer, parser, checker, sets, compiled ruleset.
+ *
+ * Everything here runs at load time (startup, --check-rules, reload), never
+ * per packet: it may allocate. Evaluation is in rule_eval.c.
+ *
+ * Loading is all-or-nothing: the parser collects every error with its
+ * position (it resynchronises on the next statement keyword inside a rule,
+ * on the next "rule"/"set" outside one), the checker adds the cross-rule
+ * errors, and if there was any error the whole build is freed.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <pcre2.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "rules.h"
+
+/* ------------------------------------------------------------------ */
+/* arena: strings and fixed-size pieces of one ruleset, freed at once */
+
+struct arena {
+	struct arena *next;
+	size_t used, cap;
+	_Alignas(16) unsigned char data[];
+};
+
+static void *arena_alloc(struct arena **a, size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	if (!*a || (*a)->used + n > (*a)->cap) {
+		size_t cap = n > 16384 ? n : 16384;
+		struct arena *b = malloc(sizeof(*b) + cap);
+		if (!b)
+			return NULL;
+		b->next = *a;
+		b->used = 0;
+		b->cap = cap;
+		*a = b;
+	}
+	void *p = (*a)->data + (*a)->used;
+	(*a)->used += n;
+	memset(p, 0, n);
+	return p;
+}
+
+static char *arena_strndup(struct arena **a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1);
+	if (p) {
+		memcpy(p, s, n);
+		p[n] = 0;
+	}
+	return p;
+}
+
+static void arena_free(struct arena *a)
+{
+	while (a) {
+		struct arena *n = a->next;
+		free(a);
+		a = n;
+	}
+}
+
+/* growable array: *arr of *n elements, *cap allocated */
+static void *vec_push(void *arrp, int *n, int *cap, size_t elsz)
+{
+	void **arr = arrp;
+	if (*n >= *cap) {
+		int nc = *cap ? *cap * 2 : 16;
+		void *na = realloc(*arr, (size_t)nc * elsz);
+		if (!na)
+			return NULL;
+		*arr = na;
+		*cap = nc;
+	}
+	void *p = (char *)*arr + (size_t)(*n)++ * elsz;
+	memset(p, 0, elsz);
+	return p;
+}
+
+/* ------------------------------------------------------------------ */
+/* diagnostics */
+
+static void diag_addv(struct rule_diags *d, int is_err, const char *fmt,
+		      va_list ap)
+{
+	if (!d)
+		return;
+	if (is_err)
+		d->nerrors++;
+	else
+		d->nwarnings++;
+	if (d->n >= RULE_DIAG_MAX) {
+		d->dropped++;
+		return;
+	}
+	char buf[1024];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	char **m = vec_push(&d->msg, &d->n, &d->cap, sizeof(char *));
+	if (!m)
+		return;
+	*m = strdup(buf);
+	if (!*m)
+		d->n--;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+diag_warn(struct rule_diags *d, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	diag_addv(d, 0, fmt, ap);
+	va_end(ap);
+}
+
+/* "file:line:col: message" */
+static void __attribute__((format(printf, 5, 6)))
+diag_at(struct rule_diags *d, const char *file, uint32_t line, uint32_t col,
+	const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!d)
+		return;
+	d->nerrors++;
+	if (d->n >= RULE_DIAG_MAX) {
+		d->dropped++;
+		return;
+	}
+	char **m = vec_push(&d->msg, &d->n, &d->cap, sizeof(char *));
+	if (!m)
+		return;
+	if (asprintf(m, "%s:%u:%u: %s", file, line, col, msg) < 0)
+		d->n--;
+}
+
+void rule_diags_free(struct rule_diags *d)
+{
+	if (!d)
+		return;
+	for (int i = 0; i < d->n; i++)
+		free(d->msg[i]);
+	free(d->msg);
+	memset(d, 0, sizeof(*d));
+}
+
+void rule_diags_print(const struct rule_diags *d, FILE *out)
+{
+	for (int i = 0; i < d->n; i++)
+		fprintf(out, "%s\n", d->msg[i]);
+	if (d->dropped)
+		fprintf(out, "(%d more diagnostics not shown)\n", d->dropped);
+}
+
+const char *rule_action_name(enum rule_action a)
+{
+	switch (a) {
+	case RA_NONE: return "none";
+	case RA_NOTE: return "note";
+	case RA_ALERT: return "alert";
+	case RA_BLOCK: return "block";
+	case RA_PASS: return "pass";
+	}
+	return "?";
+}
+
+/* ------------------------------------------------------------------ */
+/* string hashing: FNV-1a over lower-cased bytes, from the END of the
+ * string, so that every domain suffix's hash falls out of one scan */
+
+#define FNV_OFF 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+
+static uint64_t hash_rev_ci(const char *p, size_t n)
+{
+	uint64_t h = FNV_OFF;
+	while (n--) {
+		h ^= (uint8_t)tolower((unsigned char)p[n]);
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+/* ------------------------------------------------------------------ */
+/* sets */
+
+struct setb {
+	struct rule_set s;            /* first: ruleset->sets point here */
+	uint32_t cap4, cap6, capi, caps;
+	const char *file;             /* where it was defined (errors) */
+	uint32_t line, col;
+	int builtin;
+	int file_defined;
+};
+
+static void setb_free(struct setb *b)
+{
+	if (!b)
+		return;
+	free(b->s.v4);
+	free(b->s.v6);
+	free(b->s.ints);
+	free(b->s.strs);
+	free(b->s.lens);
+	free(b->s.hashes);
+	free(b->s.slots);
+	free(b);
+}
+
+static void setb_clear(struct setb *b)
+{
+	b->s.n4 = b->s.n6 = b->s.nints = b->s.nstrs = b->s.nitems = 0;
+}
+
+static int grow(void **arr, uint32_t n, uint32_t *cap, size_t el)
+{
+	if (n < *cap)
+		return 0;
+	uint32_t nc = *cap ? *cap * 2 : 8;
+	void *na = realloc(*arr, (size_t)nc * el);
+	if (!na)
+		return -ENOMEM;
+	*arr = na;
+	*cap = nc;
+	return 0;
+}
+
+static int ip_parse(const char *s, size_t n, struct rule_ip *ip)
+{
+	char tmp[64];
+	if (n == 0 || n >= sizeof(tmp))
+		return -EINVAL;
+	memcpy(tmp, s, n);
+	tmp[n] = 0;
+	memset(ip, 0, sizeof(*ip));
+	if (inet_pton(AF_INET, tmp, ip->a) == 1) {
+		ip->family = 4;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, tmp, ip->a) == 1) {
+		ip->family = 6;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static uint64_t be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* "a.b.c.d[/n]" or "v6[/n]": returns 0 or -EINVAL with *why set */
+static int set_add_cidr(struct setb *b, const char *s, size_t n,
+			const char **why)
+{
+	const char *slash = memchr(s, '/', n);
+	size_t an = slash ? (size_t)(slash - s) : n;
+	struct rule_ip ip;
+	if (ip_parse(s, an, &ip) < 0) {
+		*why = "not an IPv4 or IPv6 address";
+		return -EINVAL;
+	}
+	int max = ip.family == 4 ? 32 : 128, plen = max;
+	if (slash) {
+		const char *q = slash + 1, *e = s + n;
+		if (q == e || e - q > 3) {
+			*why = "bad prefix length";
+			return -EINVAL;
+		}
+		plen = 0;
+		for (; q < e; q++) {
+			if (!isdigit((unsigned char)*q)) {
+				*why = "bad prefix length";
+				return -EINVAL;
+			}
+			plen = plen * 10 + (*q - '0');
+		}
+		if (plen > max) {
+			*why = "prefix length too long";
+			return -EINVAL;
+		}
+	}
+	if (ip.family == 4) {
+		uint32_t a = (uint32_t)ip.a[0] << 24 | (uint32_t)ip.a[1] << 16 |
+			     (uint32_t)ip.a[2] << 8 | ip.a[3];
+		uint32_t m = plen ? ~(uint32_t)0 << (32 - plen) : 0;
+		if (grow((void **)&b->s.v4, b->s.n4, &b->cap4, sizeof(*b->s.v4)))
+			return -ENOMEM;
+		b->s.v4[b->s.n4++] = (struct set_v4){ a & m, (a & m) | ~m };
+	} else {
+		uint64_t h = be64(ip.a), l = be64(ip.a + 8), mh, ml;
+		if (plen == 0) {
+			mh = ml = 0;
+		} else if (plen <= 64) {
+			mh = ~(uint64_t)0 << (64 - plen);
+			ml = 0;
+		} else {
+			mh = ~(uint64_t)0;
+			ml = plen == 128 ? ~(uint64_t)0 : ~(uint64_t)0 << (128 - plen);
+		}
+		if (grow((void **)&b->s.v6, b->s.n6, &b->cap6, sizeof(*b->s.v6)))
+			return -ENOMEM;
+		b->s.v6[b->s.n6++] = (struct set_v6){ h & mh, l & ml,
+						       (h & mh) | ~mh,
+						       (l & ml) | ~ml };
+	}
+	b->s.nitems++;
+	return 0;
+}
+
+static int parse_i64(const char *s, size_t n, int64_t min, int64_t max,
+		     int64_t *out)
+{
+	if (n == 0 || n > 18)
+		return -EINVAL;
+	int64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -EINVAL;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+/* "N" or "N-M" */
+static int set_add_int(struct setb *b, const char *s, size_t n,
+		       const char **why)
+{
+	const char *dash = memchr(s, '-', n);
+	int64_t lo, hi;
+	if (dash) {
+		if (parse_i64(s, (size_t)(dash - s), 0, INT32_MAX, &lo) ||
+		    parse_i64(dash + 1, (size_t)(s + n - dash - 1), 0,
+			      INT32_MAX, &hi) || hi < lo) {
+			*why = "bad range (expected N-M with N <= M)";
+			return -EINVAL;
+		}
+	} else {
+		if (parse_i64(s, n, 0, INT32_MAX, &lo)) {
+			*why = "not a number";
+			return -EINVAL;
+		}
+		hi = lo;
+	}
+	if (grow((void **)&b->s.ints, b->s.nints, &b->capi, sizeof(*b->s.ints)))
+		return -ENOMEM;
+	b->s.ints[b->s.nints++] = (struct set_int){ lo, hi };
+	b->s.nitems++;
+	return 0;
+}
+
+static int set_add_str(struct setb *b, struct arena **ar, const char *s,
+		       size_t n, const char **why)
+{
+	if (b->s.kind == SET_DOMAIN) {
+		/* "*.example.com" and ".example.com" mean example.com: domain
+		 * sets always match the domain and everything below it */
+		if (n >= 2 && s[0] == '*' && s[1] == '.') {
+			s += 2;
+			n -= 2;
+		} else if (n && s[0] == '.') {
+			s++;
+			n--;
+		}
+		if (n && s[n - 1] == '.')
+			n--;
+		if (n == 0 || memchr(s, '@', n) || memchr(s, ' ', n)) {
+			*why = "not a domain name";
+			return -EINVAL;
+		}
+	}
+	if (grow((void **)&b->s.strs, b->s.nstrs, &b->caps, sizeof(char *)))
+		return -ENOMEM;
+	uint32_t capl = b->caps;
+	void *nl = realloc(b->s.lens, (size_t)capl * sizeof(uint32_t));
+	if (!nl)
+		return -ENOMEM;
+	b->s.lens = nl;
+	char *c = arena_strndup(ar, s, n);
+	if (!c)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		c[i] = (char)tolower((unsigned char)c[i]);
+	b->s.strs[b->s.nstrs] = c;
+	b->s.lens[b->s.nstrs] = (uint32_t)n;
+	b->s.nstrs++;
+	b->s.nitems++;
+	return 0;
+}
+
+static int set_add_item(struct setb *b, struct arena **ar, const char *s,
+			size_t n, const char **why)
+{
+	switch (b->s.kind) {
+	case SET_CIDR: return set_add_cidr(b, s, n, why);
+	case SET_PORT: return set_add_int(b, s, n, why);
+	case SET_DOMAIN:
+	case SET_STRING: return set_add_str(b, ar, s, n, why);
+	}
+	*why = "bad set";
+	return -EINVAL;
+}
+
+static int cmp_v4(const void *x, const void *y)
+{
+	const struct set_v4 *a = x, *b = y;
+	return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+static int cmp_u128(uint64_t ah, uint64_t al, uint64_t bh, uint64_t bl)
+{
+	if (ah != bh)
+		return ah < bh ? -1 : 1;
+	return al < bl ? -1 : al > bl;
+}
+
+static int cmp_v6(const void *x, const void *y)
+{
+	const struct set_v6 *a = x, *b = y;
+	return cmp_u128(a->lo_hi, a->lo_lo, b->lo_hi, b->lo_lo);
+}
+
+static int cmp_int(const void *x, const void *y)
+{
+	const struct set_int *a = x, *b = y;
+	return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+/* Sort and merge intervals, build the string hash. */
+static int set_finalize(struct setb *b)
+{
+	struct rule_set *s = &b->s;
+	if (s->n4) {
+		qsort(s->v4, s->n4, sizeof(*s->v4), cmp_v4);
+		uint32_t o = 0;
+		for (uint32_t i = 1; i < s->n4; i++) {
+			if (s->v4[o].hi == UINT32_MAX ||
+			    s->v4[i].lo <= s->v4[o].hi + 1) {
+				if (s->v4[i].hi > s->v4[o].hi)
+					s->v4[o].hi = s->v4[i].hi;
+			} else {
+				s->v4[++o] = s->v4[i];
+			}
+		}
+		s->n4 = o + 1;
+	}
+	if (s->n6) {
+		qsort(s->v6, s->n6, sizeof(*s->v6), cmp_v6);
+		uint32_t o = 0;
+		for (uint32_t i = 1; i < s->n6; i++) {
+			struct set_v6 *c = &s->v6[o], *x = &s->v6[i];
+			/* overlapping (adjacency is not merged: harmless) */
+			if (cmp_u128(x->lo_hi, x->lo_lo, c->hi_hi, c->hi_lo) <= 0) {
+				if (cmp_u128(x->hi_hi, x->hi_lo, c->hi_hi,
+					     c->hi_lo) > 0) {
+					c->hi_hi = x->hi_hi;
+					c->hi_lo = x->hi_lo;
+				}
+			} else {
+				s->v6[++o] = *x;
+			}
+		}
+		s->n6 = o + 1;
+	}
+	if (s->nints) {
+		qsort(s->ints, s->nints, sizeof(*s->ints), cmp_int);
+		uint32_t o = 0;
+		for (uint32_t i = 1; i < s->nints; i++) {
+			if (s->ints[i].lo <= s->ints[o].hi + 1) {
+				if (s->ints[i].hi > s->ints[o].hi)
+					s->ints[o].hi = s->ints[i].hi;
+			} else {
+				s->ints[++o] = s->ints[i];
+			}
+		}
+		s->nints = o + 1;
+	}
+	free(s->slots);
+	free(s->hashes);
+	s->slots = NULL;
+	s->hashes = NULL;
+	s->mask = 0;
+	if (s->nstrs) {
+		uint32_t sz = 8;
+		while (sz < s->nstrs * 2)
+			sz *= 2;
+		s->slots = calloc(sz, sizeof(uint32_t));
+		s->hashes = calloc(s->nstrs, sizeof(uint64_t));
+		if (!s->slots || !s->hashes)
+			return -ENOMEM;
+		s->mask = sz - 1;
+		for (uint32_t i = 0; i < s->nstrs; i++) {
+			uint64_t h = hash_rev_ci(s->strs[i], s->lens[i]);
+			s->hashes[i] = h;
+			uint32_t j = (uint32_t)h & s->mask;
+			while (s->slots[j])
+				j = (j + 1) & s->mask;
+			s->slots[j] = i + 1;
+		}
+	}
+	return 0;
+}
+
+static int mem_ieq(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i]))
+			return 0;
+	return 1;
+}
+
+static int str_lookup(const struct rule_set *s, uint64_t h, const char *p,
+		      size_t n)
+{
+	uint32_t j = (uint32_t)h & s->mask;
+	for (;;) {
+		uint32_t k = s->slots[j];
+		if (!k)
+			return 0;
+		k--;
+		if (s->hashes[k] == h && s->lens[k] == n &&
+		    mem_ieq(s->strs[k], p, n))
+			return 1;
+		j = (j + 1) & s->mask;
+	}
+}
+
+int rule_set_has_str(const struct rule_set *s, const char *p, size_t n)
+{
+	if (!s->nstrs)
+		return 0;
+	if (s->kind == SET_STRING)
+		return str_lookup(s, hash_rev_ci(p, n), p, n);
+	/* SET_DOMAIN: one scan from the end; at each label start, the hash
+	 * so far is the hash of that suffix. A trailing dot is ignored. */
+	if (n && p[n - 1] == '.')
+		n--;
+	uint64_t h = FNV_OFF;
+	for (size_t i = n; i-- > 0;) {
+		h ^= (uint8_t)tolower((unsigned char)p[i]);
+		h *= FNV_PRIME;
+		if ((i == 0 || p[i - 1] == '.') &&
+		    str_lookup(s, h, p + i, n - i))
+			return 1;
+	}
+	return 0;
+}
+
+int rule_set_has_ip(const struct rule_set *s, const struct rule_ip *ip)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					    0xff, 0xff };
+	const uint8_t *a = ip->a;
+	int fam = ip->family;
+	if (fam == 6 && memcmp(a, mapped, 12) == 0) {
+		fam = 4;       /* ::ffff:a.b.c.d is an IPv4 client */
+		a += 12;
+	}
+	if (fam == 4) {
+		uint32_t x = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
+			     (uint32_t)a[2] << 8 | a[3];
+		uint32_t lo = 0, hi = s->n4;  /* first interval with lo > x */
+		while (lo < hi) {
+			uint32_t m = (lo + hi) / 2;
+			if (s->v4[m].lo <= x)
+				lo = m + 1;
+			else
+				hi = m;
+		}
+		return lo > 0 && x <= s->v4[lo - 1].hi;
+	}
+	if (fam != 6)
+		return 0;
+	uint64_t xh = be64(a), xl = be64(a + 8);
+	uint32_t lo = 0, hi = s->n6;
+	while (lo < hi) {
+		uint32_t m = (lo + hi) / 2;
+		if (cmp_u128(s->v6[m].lo_hi, s->v6[m].lo_lo, xh, xl) <= 0)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo > 0 && cmp_u128(xh, xl, s->v6[lo - 1].hi_hi,
+				  s->v6[lo - 1].hi_lo) <= 0;
+}
+
+int rule_set_has_int(const struct rule_set *s, int64_t v)
+{
+	uint32_t lo = 0, hi = s->nints;
+	while (lo < hi) {
+		uint32_t m = (lo + hi) / 2;
+		if (s->ints[m].lo <= v)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo > 0 && v <= s->ints[lo - 1].hi;
+}
+
+/* ------------------------------------------------------------------ */
+/* lexer */
+
+enum tok {
+	TK_EOF = 0, TK_ERR, TK_WORD, TK_VAR, TK_STR, TK_REGEX,
+	TK_LBRACE, TK_RBRACE, TK_LPAREN, TK_RPAREN, TK_LBRACK, TK_RBRACK,
+	TK_COMMA, TK_EQ, TK_NE, TK_LT, TK_LE, TK_GT, TK_GE,
+};
+
+struct token {
+	enum tok t;
+	const char *p;        /* source text */
+	size_t n;
+	uint32_t line, col;
+	char *s;              /* TK_STR: decoded (arena), TK_REGEX: pattern */
+	size_t sn;
+	uint32_t flags;       /* TK_REGEX: PCRE2 options */
+};
+
+struct lexer {
+	const char *file;
+	const char *src;
+	size_t len, pos;
+	uint32_t line, col;
+	struct token tok;
+	int have;
+};
+
+struct build;
+static struct rule_diags *lx_diags(struct build *b);
+
+static int is_word_char(int c)
+{
+	return isalnum(c) || c == '_' || c == '.' || c == ':' || c == '/' ||
+	       c == '-' || c == '*' || c == '@' || c == '+' || c == '%';
+}
+
+static void lx_adv(struct lexer *lx)
+{
+	if (lx->src[lx->pos] == '\n') {
+		lx->line++;
+		lx->col = 1;
+	} else {
+		lx->col++;
+	}
+	lx->pos++;
+}
+
+static void lx_skip_ws(struct lexer *lx)
+{
+	while (lx->pos < lx->len) {
+		char c = lx->src[lx->pos];
+		if (c == '#') {
+			while (lx->pos < lx->len && lx->src[lx->pos] != '\n')
+				lx_adv(lx);
+		} else if (isspace((unsigned char)c)) {
+			lx_adv(lx);
+		} else {
+			break;
+		}
+	}
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	return -1;
+}
+
+static void lx_scan(struct lexer *lx, struct build *b, struct arena **ar)
+{
+	struct token *t = &lx->tok;
+	lx_skip_ws(lx);
+	memset(t, 0, sizeof(*t));
+	t->line = lx->line;
+	t->col = lx->col;
+	t->p = lx->src + lx->pos;
+	if (lx->pos >= lx->len) {
+		t->t = TK_EOF;
+		return;
+	}
+	char c = lx->src[lx->pos];
+	size_t start = lx->pos;
+	if (c == '"') {
+		/* decoded into the arena; escapes: \" \\ \n \t \r \xHH */
+		size_t end = lx->pos + 1;
+		while (end < lx->len && lx->src[end] != '"' &&
+		       lx->src[end] != '\n')
+			end += lx->src[end] == '\\' ? 2 : 1;
+		char *out = arena_alloc(ar, end - lx->pos + 1);
+		size_t on = 0;
+		lx_adv(lx);
+		for (;;) {
+			if (lx->pos >= lx->len || lx->src[lx->pos] == '\n') {
+				diag_at(lx_diags(b), lx->file, t->line, t->col,
+					"unterminated string");
+				t->t = TK_ERR;
+				goto done;
+			}
+			char ch = lx->src[lx->pos];
+			if (ch == '"') {
+				lx_adv(lx);
+				break;
+			}
+			if (ch == '\\' && lx->pos + 1 < lx->len) {
+				uint32_t el = lx->line, ec = lx->col;
+				lx_adv(lx);
+				char e = lx->src[lx->pos];
+				lx_adv(lx);
+				switch (e) {
+				case 'n': ch = '\n'; break;
+				case 't': ch = '\t'; break;
+				case 'r': ch = '\r'; break;
+				case '\\': ch = '\\'; break;
+				case '"': ch = '"'; break;
+				case 'x': {
+					int h1 = lx->pos < lx->len ? hexval(lx->src[lx->pos]) : -1;
+					int h2 = lx->pos + 1 < lx->len ? hexval(lx->src[lx->pos + 1]) : -1;
+					if (h1 < 0 || h2 < 0) {
+						diag_at(lx_diags(b), lx->file, el, ec,
+							"bad \\x escape (expected two hex digits)");
+						t->t = TK_ERR;
+						ch = '?';
+						break;
+					}
+					lx_adv(lx);
+					lx_adv(lx);
+					ch = (char)(h1 * 16 + h2);
+					break;
+				}
+				default:
+					diag_at(lx_diags(b), lx->file, el, ec,
+						"unknown escape '\\%c' in string",
+						isprint((unsigned char)e) ? e : '?');
+					t->t = TK_ERR;
+					ch = e;
+				}
+				if (out)
+					out[on++] = ch;
+				continue;
+			}
+			if (out)
+				out[on++] = ch;
+			lx_adv(lx);
+		}
+		if (!out) {
+			t->t = TK_ERR;
+			goto done;
+		}
+		out[on] = 0;
+		t->s = out;
+		t->sn = on;
+		if (t->t != TK_ERR)
+			t->t = TK_STR;
+		goto done;
+	}
+	if (c == '$') {
+		lx_adv(lx);
+		while (lx->pos < lx->len &&
+		       (isalnum((unsigned char)lx->src[lx->pos]) ||
+			lx->src[lx->pos] == '_'))
+			lx_adv(lx);
+		t->t = TK_VAR;
+		if (lx->pos - start == 1) {
+			diag_at(lx_diags(b), lx->file, t->line, t->col,
+				"expected a set name after '$'");
+			t->t = TK_ERR;
+		}
+		goto done;
+	}
+	if (is_word_char((unsigned char)c)) {
+		while (lx->pos < lx->len &&
+		       is_word_char((unsigned char)lx->src[lx->pos]))
+			lx_adv(lx);
+		t->t = TK_WORD;
+		goto done;
+	}
+	char c2 = lx->pos + 1 < lx->len ? lx->src[lx->pos + 1] : 0;
+	lx_adv(lx);
+	switch (c) {
+	case '{': t->t = TK_LBRACE; break;
+	case '}': t->t = TK_RBRACE; break;
+	case '(': t->t = TK_LPAREN; break;
+	case ')': t->t = TK_RPAREN; break;
+	case '[': t->t = TK_LBRACK; break;
+	case ']': t->t = TK_RBRACK; break;
+	case ',': t->t = TK_COMMA; break;
+	case '=':
+		if (c2 == '=') {
+			lx_adv(lx);
+			t->t = TK_EQ;
+		} else {
+			diag_at(lx_diags(b), lx->file, t->line, t->col,
+				"'=' is not an operator here (did you mean '=='?)");
+			t->t = TK_ERR;
+		}
+		break;
+	case '!':
+		if (c2 == '=') {
+			lx_adv(lx);
+			t->t = TK_NE;
+		} else {
+			diag_at(lx_diags(b), lx->file, t->line, t->col,
+				"unexpected '!' (use 'not' or '!=')");
+			t->t = TK_ERR;
+		}
+		break;
+	case '<':
+		if (c2 == '=') {
+			lx_adv(lx);
+			t->t = TK_LE;
+		} else {
+			t->t = TK_LT;
+		}
+		break;
+	case '>':
+		if (c2 == '=') {
+			lx_adv(lx);
+			t->t = TK_GE;
+		} else {
+			t->t = TK_GT;
+		}
+		break;
+	default:
+		diag_at(lx_diags(b), lx->file, t->line, t->col,
+			isprint((unsigned char)c) ? "unexpected character '%c'"
+						  : "unexpected byte 0x%02x",
+			isprint((unsigned char)c) ? c : (unsigned char)c);
+		t->t = TK_ERR;
+	}
+done:
+	t->n = (size_t)(lx->src + lx->pos - t->p);
+}
+
+/* /pattern/flags, read right after "matches" (so '/' is not a word) */
+static void lx_scan_regex(struct lexer *lx, struct build *b,
+			  struct arena **ar)
+{
+	struct token *t = &lx->tok;
+	lx_skip_ws(lx);
+	memset(t, 0, sizeof(*t));
+	t->line = lx->line;
+	t->col = lx->col;
+	t->p = lx->src + lx->pos;
+	lx->have = 1;
+	if (lx->pos >= lx->len || lx->src[lx->pos] != '/') {
+		diag_at(lx_diags(b), lx->file, t->line, t->col,
+			"expected a regular expression /.../ after 'matches'");
+		t->t = TK_ERR;
+		/* leave the offending token for the parser's resync */
+		lx->have = 0;
+		return;
+	}
+	lx_adv(lx);
+	size_t end = lx->pos;
+	while (end < lx->len && lx->src[end] != '/' && lx->src[end] != '\n')
+		end += lx->src[end] == '\\' ? 2 : 1;
+	char *out = arena_alloc(ar, end - lx->pos + 1);
+	size_t on = 0;
+	for (;;) {
+		if (lx->pos >= lx->len || lx->src[lx->pos] == '\n') {
+			diag_at(lx_diags(b), lx->file, t->line, t->col,
+				"unterminated regular expression");
+			t->t = TK_ERR;
+			t->n = (size_t)(lx->src + lx->pos - t->p);
+			return;
+		}
+		char ch = lx->src[lx->pos];
+		if (ch == '/')
+			break;
+		if (ch == '\\' && lx->pos + 1 < lx->len &&
+		    lx->src[lx->pos + 1] == '/') {
+			lx_adv(lx);     /* \/ is a slash; other escapes are PCRE2's */
+			ch = '/';
+		}
+		if (out)
+			out[on++] = ch;
+		lx_adv(lx);
+	}
+	lx_adv(lx);
+	uint32_t fl = 0;
+	while (lx->pos < lx->len && isalpha((unsigned char)lx->src[lx->pos])) {
+		char f = lx->src[lx->pos];
+		if (f == 'i') fl |= PCRE2_CASELESS;
+		else if (f == 's') fl |= PCRE2_DOTALL;
+		else if (f == 'm') fl |= PCRE2_MULTILINE;
+		else if (f == 'x') fl |= PCRE2_EXTENDED;
+		else {
+			diag_at(lx_diags(b), lx->file, lx->line, lx->col,
+				"unknown regex flag '%c' (i, s, m, x)", f);
+			t->t = TK_ERR;
+		}
+		lx_adv(lx);
+	}
+	t->n = (size_t)(lx->src + lx->pos - t->p);
+	if (!out) {
+		t->t = TK_ERR;
+		return;
+	}
+	out[on] = 0;
+	t->s = out;
+	t->sn = on;
+	t->flags = fl;
+	if (t->t != TK_ERR)
+		t->t = TK_REGEX;
+}
+
+/* ------------------------------------------------------------------ */
+/* build state (across all files of one load) */
+
+struct field_use {
+	uint16_t field;
+	uint32_t line, col;
+	const char *file;
+};
+
+struct set_ref {
+	int32_t expr;
+	const char *name;
+	const char *file;
+	uint32_t line, col;
+};
+
+struct after_ref {
+	int rule;
+	const char *name;      /* A's id */
+	const char *file;
+	uint32_t line, col;
+	struct rule_keys ak, bk;
+	uint64_t window_us;
+};
+
+struct rule_aux {
+	uint32_t col;
+	struct field_use *uses;
+	int nuses, capuses;
+};
+
+struct build {
+	struct ruleset *rs;
+	struct rule_diags *d;
+	int ncap_rules, ncap_exprs;
+	struct rule_aux *aux;
+	int naux, capaux;
+	struct setb **sets;    /* named */
+	int nsets, capsets;
+	struct setb **anon;    /* literal lists */
+	int nanon, capanon;
+	struct set_ref *refs;
+	int nrefs, caprefs;
+	struct after_ref *afters;
+	int nafters, capafters;
+	int capregex;
+	int nomem;
+};
+
+static struct rule_diags *lx_diags(struct build *b)
+{
+	return b->d;
+}
+
+struct parser {
+	struct lexer lx;
+	struct build *b;
+	struct arena **ar;
+	int rule;              /* index of the rule being parsed */
+	int depth;
+	int no_use;            /* fields parsed now belong to another rule */
+};
+
+static struct token *peek(struct parser *p)
+{
+	if (!p->lx.have) {
+		lx_scan(&p->lx, p->b, p->ar);
+		p->lx.have = 1;
+	}
+	return &p->lx.tok;
+}
+
+static void advance(struct parser *p)
+{
+	peek(p);
+	p->lx.have = 0;
+}
+
+static int tok_is(struct token *t, const char *w)
+{
+	return t->t == TK_WORD && strlen(w) == t->n && memcmp(t->p, w, t->n) == 0;
+}
+
+static const char *tok_desc(struct token *t, char *buf, size_t cap)
+{
+	if (t->t == TK_EOF)
+		return "end of file";
+	size_t n = t->n > 40 ? 40 : t->n;
+	snprintf(buf, cap, "'%.*s'", (int)n, t->p);
+	for (char *q = buf; *q; q++)
+		if (!isprint((unsigned char)*q))
+			*q = '?';
+	return buf;
+}
+
+/* error at the current token; silent if the lexer already reported it */
+static int __attribute__((format(printf, 2, 3)))
+perr(struct parser *p, const char *fmt, ...)
+{
+	struct token *t = peek(p);
+	if (t->t == TK_ERR)
+		return -1;
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_at(p->b->d, p->lx.file, t->line, t->col, "%s", msg);
+	return -1;
+}
+
+static int __attribute__((format(printf, 3, 4)))
+perr_at(struct parser *p, const struct token *t, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	diag_at(p->b->d, p->lx.file, t->line, t->col, "%s", msg);
+	return -1;
+}
+
+static int expect(struct parser *p, enum tok t, const char *what)
+{
+	struct token *k = peek(p);
+	if (k->t != t) {
+		char b[64];
+		return perr(p, "expected %s, found %s", what,
+			    tok_desc(k, b, sizeof(b)));
+	}
+	advance(p);
+	return 0;
+}
+
+static void use_field(struct parser *p, int field, const struct token *t)
+{
+	if (p->no_use)
+		return;
+	struct rule_aux *a = &p->b->aux[p->rule];
+	struct field_use *u = vec_push(&a->uses, &a->nuses, &a->capuses,
+				       sizeof(*u));
+	if (!u) {
+		p->b->nomem = 1;
+		return;
+	}
+	u->field = (uint16_t)field;
+	u->line = t->line;
+	u->col = t->col;
+	u->file = p->lx.file;
+}
+
+/* a field name at the current token; returns the id or -1 */
+static int parse_field(struct parser *p)
+{
+	struct token *t = peek(p);
+	char b[64];
+	if (t->t != TK_WORD)
+		return perr(p, "expected a field name, found %s",
+			    tok_desc(t, b, sizeof(b)));
+	int f = field_lookup(t->p, t->n);
+	if (f < 0)
+		return perr(p, "unknown field %s", tok_desc(t, b, sizeof(b)));
+	use_field(p, f, t);
+	advance(p);
+	return f;
+}
+
+static int parse_keys(struct parser *p, struct rule_keys *k)
+{
+	memset(k, 0, sizeof(*k));
+	int paren = peek(p)->t == TK_LPAREN;
+	if (paren)
+		advance(p);
+	for (;;) {
+		struct token at = *peek(p);
+		int f = parse_field(p);
+		if (f < 0)
+			return -1;
+		if (field_table[f].type == FT_STRLIST)
+			return perr_at(p, &at, "field '%s' has several values: "
+				       "it cannot be a key",
+				       field_table[f].name);
+		if (k->n >= RULE_MAX_KEYS)
+			return perr_at(p, &at, "at most %d key fields",
+				       RULE_MAX_KEYS);
+		k->f[k->n++] = (uint16_t)f;
+		if (!paren)
+			return 0;
+		if (peek(p)->t == TK_COMMA) {
+			advance(p);
+			continue;
+		}
+		return expect(p, TK_RPAREN, "')' or ','");
+	}
+}
+
+/* "60s", "2m", "1h", "1d", "500ms" */
+static int parse_duration(struct parser *p, uint64_t *us)
+{
+	struct token *t = peek(p);
+	char b[64];
+	if (t->t != TK_WORD)
+		return perr(p, "expected a duration (e.g. 60s, 5m, 1h), found %s",
+			    tok_desc(t, b, sizeof(b)));
+	size_t i = 0;
+	while (i < t->n && isdigit((unsigned char)t->p[i]))
+		i++;
+	int64_t v;
+	const char *u = t->p + i;
+	size_t un = t->n - i;
+	uint64_t mul = 0;
+	if (un == 2 && !memcmp(u, "ms", 2)) mul = 1000;
+	else if (un == 1 && *u == 's') mul = 1000000;
+	else if (un == 1 && *u == 'm') mul = 60000000ULL;
+	else if (un == 1 && *u == 'h') mul = 3600000000ULL;
+	else if (un == 1 && *u == 'd') mul = 86400000000ULL;
+	if (!mul || parse_i64(t->p, i, 1, 1000000000, &v))
+		return perr(p, "bad duration %s (a number and a unit: ms, s, m, h, d)",
+			    tok_desc(t, b, sizeof(b)));
+	if ((uint64_t)v * mul > 30 * 86400000000ULL)
+		return perr(p, "duration %s is longer than 30 days",
+			    tok_desc(t, b, sizeof(b)));
+	*us = (uint64_t)v * mul;
+	advance(p);
+	return 0;
+}
+
+static int parse_int_tok(struct parser *p, int64_t min, int64_t max,
+			 int64_t *out, const char *what)
+{
+	struct token *t = peek(p);
+	char b[64];
+	int rc = t->t == TK_WORD ? parse_i64(t->p, t->n, min, max, out) : -EINVAL;
+	if (rc == -ERANGE)
+		return perr(p, "%s %s out of range (%lld..%lld)", what,
+			    tok_desc(t, b, sizeof(b)), (long long)min,
+			    (long long)max);
+	if (rc)
+		return perr(p, "expected %s, found %s", what,
+			    tok_desc(t, b, sizeof(b)));
+	advance(p);
+	return 0;
+}
+
+/* ---- expressions ---- */
+
+static int32_t new_expr(struct parser *p, int op, const struct token *at)
+{
+	struct ruleset *rs = p->b->rs;
+	struct rule_expr *e = vec_push(&rs->exprs, &rs->nexprs,
+				       &p->b->ncap_exprs, sizeof(*e));
+	if (!e) {
+		p->b->nomem = 1;
+		return -1;
+	}
+	e->op = (uint8_t)op;
+	e->l = e->r = -1;
+	e->line = at->line;
+	e->col = at->col;
+	return rs->nexprs - 1;
+}
+
+static struct setb *new_setb(struct build *b, const char *name,
+			     enum set_kind kind)
+{
+	struct setb *s = calloc(1, sizeof(*s));
+	if (!s) {
+		b->nomem = 1;
+		return NULL;
+	}
+	s->s.name = name;
+	s->s.kind = kind;
+	return s;
+}
+
+static enum set_kind kind_for_field(int f)
+{
+	switch (field_table[f].type) {
+	case FT_IP: return SET_CIDR;
+	case FT_INT: return SET_PORT;
+	default: return SET_STRING;
+	}
+}
+
+static int stmt_index(struct token *t);
+
+/* "[" item, ... "]" into b; items are words or strings */
+static int parse_items(struct parser *p, struct setb *s)
+{
+	if (expect(p, TK_LBRACK, "'['"))
+		return -1;
+	int rc = 0;
+	for (;;) {
+		struct token *t = peek(p);
+		if (t->t == TK_RBRACK) {
+			advance(p);
+			return rc;
+		}
+		const char *v;
+		size_t n;
+		if (t->t == TK_WORD) {
+			v = t->p;
+			n = t->n;
+		} else if (t->t == TK_STR) {
+			v = t->s;
+			n = t->sn;
+		} else {
+			char b[64];
+			perr(p, "expected a set item or ']', found %s",
+			     tok_desc(t, b, sizeof(b)));
+			goto resync;
+		}
+		const char *why = NULL;
+		int r = set_add_item(s, p->ar, v, n, &why);
+		if (r == -ENOMEM) {
+			p->b->nomem = 1;
+			return -1;
+		}
+		if (r) {
+			char b[64];
+			perr(p, "%s: %s", tok_desc(t, b, sizeof(b)), why);
+			rc = -1;  /* keep going: report every bad item */
+		}
+		advance(p);
+		t = peek(p);
+		if (t->t == TK_COMMA) {
+			advance(p);
+		} else if (t->t != TK_RBRACK) {
+			char b[64];
+			perr(p, "expected ',' or ']', found %s",
+			     tok_desc(t, b, sizeof(b)));
+			goto resync;
+		}
+	}
+resync:
+	/* skip to the closing ']' unless a block or statement starts first */
+	for (;;) {
+		struct token *t = peek(p);
+		if (t->t == TK_RBRACK) {
+			advance(p);
+			return -1;
+		}
+		if (t->t == TK_EOF || t->t == TK_RBRACE || t->t == TK_LBRACE ||
+		    tok_is(t, "rule") || tok_is(t, "set") || stmt_index(t) >= 0)
+			return -1;
+		advance(p);
+	}
+}
+
+static int32_t parse_or(struct parser *p);
+
+static int need_type(struct parser *p, const struct token *at, int f,
+		     int ok_mask, const char *op)
+{
+	if ((1 << field_table[f].type) & ok_mask)
+		return 0;
+	return perr_at(p, at, "operator '%s' does not apply to %s field '%s'",
+		       op, field_table[f].type == FT_IP ? "an ip" :
+		       field_table[f].type == FT_INT ? "an int" :
+		       field_table[f].type == FT_BOOL ? "a bool" : "a string",
+		       field_table[f].name);
+}
+
+#define M_IP (1 << FT_IP)
+#define M_INT (1 << FT_INT)
+#define M_STR ((1 << FT_STR) | (1 << FT_STRLIST))
+#define M_BOOL (1 << FT_BOOL)
+
+/* the literal after ==, != for field f */
+static int parse_literal(struct parser *p, int f, struct rule_value *v)
+{
+	struct token *t = peek(p);
+	char b[64];
+	switch (field_table[f].type) {
+	case FT_IP: {
+		const char *s = t->t == TK_STR ? t->s : t->p;
+		size_t n = t->t == TK_STR ? t->sn : t->n;
+		if ((t->t != TK_WORD && t->t != TK_STR) ||
+		    ip_parse(s, n, &v->ip))
+			return perr(p, "expected an IP address, found %s "
+				    "(for a network use 'in [a.b.c.d/n]')",
+				    tok_desc(t, b, sizeof(b)));
+		break;
+	}
+	case FT_INT:
+		return parse_int_tok(p, 0, INT32_MAX, &v->i, "a number");
+	case FT_BOOL:
+		if (tok_is(t, "true"))
+			v->b = 1;
+		else if (tok_is(t, "false"))
+			v->b = 0;
+		else
+			return perr(p, "expected true or false, found %s",
+				    tok_desc(t, b, sizeof(b)));
+		break;
+	case FT_STR:
+	case FT_STRLIST:
+		if (t->t != TK_STR)
+			return perr(p, "expected a quoted string, found %s",
+				    tok_desc(t, b, sizeof(b)));
+		v->s.p = t->s;
+		v->s.n = t->sn;
+		break;
+	}
+	advance(p);
+	return 0;
+}
+
+static int32_t parse_pred(struct parser *p)
+{
+	struct token ft = *peek(p);
+	char b[64];
+	int f = parse_field(p);
+	if (f < 0)
+		return -1;
+	struct token ot = *peek(p);
+	int32_t e;
+	if (ot.t == TK_EQ || ot.t == TK_NE) {
+		advance(p);
+		if ((e = new_expr(p, EX_EQ, &ft)) < 0)
+			return -1;
+		p->b->rs->exprs[e].neg = ot.t == TK_NE;
+		p->b->rs->exprs[e].field = (uint16_t)f;
+		struct rule_value v;
+		memset(&v, 0, sizeof(v));
+		if (parse_literal(p, f, &v))
+			return -1;
+		p->b->rs->exprs[e].lit = v;
+		return e;
+	}
+	if (ot.t == TK_LT || ot.t == TK_LE || ot.t == TK_GT || ot.t == TK_GE) {
+		static const char *nm[] = { [TK_LT] = "<", [TK_LE] = "<=",
+					    [TK_GT] = ">", [TK_GE] = ">=" };
+		if (need_type(p, &ot, f, M_INT, nm[ot.t]))
+			return -1;
+		advance(p);
+		int op = ot.t == TK_LT ? EX_LT : ot.t == TK_LE ? EX_LE :
+			 ot.t == TK_GT ? EX_GT : EX_GE;
+		if ((e = new_expr(p, op, &ft)) < 0)
+			return -1;
+		p->b->rs->exprs[e].field = (uint16_t)f;
+		int64_t v;
+		if (parse_int_tok(p, 0, INT32_MAX, &v, "a number"))
+			return -1;
+		p->b->rs->exprs[e].lit.i = v;
+		return e;
+	}
+	int neg = 0;
+	if (tok_is(&ot, "not")) {
+		advance(p);
+		if (!tok_is(peek(p), "in"))
+			return perr(p, "expected 'in' after 'not', found %s",
+				    tok_desc(peek(p), b, sizeof(b)));
+		neg = 1;
+	}
+	if (tok_is(peek(p), "in")) {
+		if (need_type(p, &ot, f, M_IP | M_INT | M_STR,
+			      neg ? "not in" : "in"))
+			return -1;
+		advance(p);
+		if ((e = new_expr(p, EX_IN, &ft)) < 0)
+			return -1;
+		p->b->rs->exprs[e].field = (uint16_t)f;
+		p->b->rs->exprs[e].neg = (uint8_t)neg;
+		struct token *t = peek(p);
+		if (t->t == TK_VAR) {
+			struct set_ref *r = vec_push(&p->b->refs, &p->b->nrefs,
+						     &p->b->caprefs, sizeof(*r));
+			if (!r) {
+				p->b->nomem = 1;
+				return -1;
+			}
+			r->expr = e;
+			r->name = arena_strndup(p->ar, t->p + 1, t->n - 1);
+			r->file = p->lx.file;
+			r->line = t->line;
+			r->col = t->col;
+			advance(p);
+			return e;
+		}
+		if (t->t != TK_LBRACK)
+			return perr(p, "expected $SET or [list] after 'in', found %s",
+				    tok_desc(t, b, sizeof(b)));
+		struct setb *s = new_setb(p->b, "", kind_for_field(f));
+		if (!s)
+			return -1;
+		struct setb **slot = vec_push(&p->b->anon, &p->b->nanon,
+					      &p->b->capanon, sizeof(*slot));
+		if (!slot) {
+			setb_free(s);
+			p->b->nomem = 1;
+			return -1;
+		}
+		*slot = s;
+		p->b->rs->exprs[e].set = &s->s;
+		if (parse_items(p, s))
+			return -1;
+		return e;
+	}
+	static const struct { const char *w; int op; } strops[] = {
+		{ "is", EX_IS }, { "starts_with", EX_STARTS },
+		{ "ends_with", EX_ENDS }, { "contains", EX_CONTAINS },
+		{ "matches", EX_MATCH },
+	};
+	for (size_t i = 0; i < sizeof(strops) / sizeof(strops[0]); i++) {
+		if (!tok_is(&ot, strops[i].w))
+			continue;
+		if (need_type(p, &ot, f, M_STR, strops[i].w))
+			return -1;
+		advance(p);
+		if ((e = new_expr(p, strops[i].op, &ft)) < 0)
+			return -1;
+		p->b->rs->exprs[e].field = (uint16_t)f;
+		if (strops[i].op == EX_MATCH) {
+			lx_scan_regex(&p->lx, p->b, p->ar);
+			struct token *t = peek(p);
+			if (t->t != TK_REGEX)
+				return -1;  /* reported by the lexer */
+			int ec;
+			PCRE2_SIZE eo;
+			pcre2_code *re = pcre2_compile((PCRE2_SPTR)t->s, t->sn,
+						       t->flags, &ec, &eo, NULL);
+			if (!re) {
+				PCRE2_UCHAR m[256];
+				pcre2_get_error_message(ec, m, sizeof(m));
+				perr_at(p, t, "bad regular expression at offset %zu: %s",
+					(size_t)eo, (char *)m);
+				advance(p);
+				return -1;
+			}
+			pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* else interpreted */
+			struct ruleset *rs = p->b->rs;
+			void **slot = vec_push(&rs->regexes, &rs->nregexes,
+					       &p->b->capregex, sizeof(void *));
+			if (!slot) {
+				pcre2_code_free(re);
+				p->b->nomem = 1;
+				return -1;
+			}
+			*slot = re;
+			rs->exprs[e].re = re;
+			advance(p);
+			return e;
+		}
+		struct token *t = peek(p);
+		if (t->t != TK_STR)
+			return perr(p, "expected a quoted string after '%s', found %s",
+				    strops[i].w, tok_desc(t, b, sizeof(b)));
+		p->b->rs->exprs[e].lit.s.p = t->s;
+		p->b->rs->exprs[e].lit.s.n = t->sn;
+		advance(p);
+		return e;
+	}
+	if (tok_is(&ot, "exists")) {
+		advance(p);
+		if ((e = new_expr(p, EX_EXISTS, &ft)) < 0)
+			return -1;
+		p->b->rs->exprs[e].field = (uint16_t)f;
+		return e;
+	}
+	/* a bare field: only a bool can stand alone */
+	if (field_table[f].type != FT_BOOL)
+		return perr_at(p, &ft, "field '%s' is %s %s: compare it "
+			       "(==, in, matches, ...)", field_table[f].name,
+			       field_table[f].type == FT_IP ? "an" : "a",
+			       field_type_name(field_table[f].type));
+	if ((e = new_expr(p, EX_TRUE, &ft)) < 0)
+		return -1;
+	p->b->rs->exprs[e].field = (uint16_t)f;
+	return e;
+}
+
+static int32_t parse_unary(struct parser *p)
+{
+	struct token t = *peek(p);
+	if (++p->depth > 64) {
+		p->depth--;
+		return perr(p, "expression nested too deeply (64 levels)");
+	}
+	int32_t e;
+	if (tok_is(&t, "not")) {
+		advance(p);
+		int32_t c = parse_unary(p);
+		e = c < 0 ? -1 : new_expr(p, EX_NOT, &t);
+		if (e >= 0)
+			p->b->rs->exprs[e].l = c;
+	} else if (t.t == TK_LPAREN) {
+		advance(p);
+		e = parse_or(p);
+		if (e >= 0 && expect(p, TK_RPAREN, "')'"))
+			e = -1;
+	} else {
+		e = parse_pred(p);
+	}
+	p->depth--;
+	return e;
+}
+
+static int32_t parse_binary(struct parser *p, int is_or)
+{
+	int32_t l = is_or ? parse_binary(p, 0) : parse_unary(p);
+	while (l >= 0) {
+		struct token t = *peek(p);
+		if (!tok_is(&t, is_or ? "or" : "and"))
+			break;
+		advance(p);
+		int32_t r = is_or ? parse_binary(p, 0) : parse_unary(p);
+		if (r < 0)
+			return -1;
+		int32_t e = new_expr(p, is_or ? EX_OR : EX_AND, &t);
+		if (e < 0)
+			return -1;
+		p->b->rs->exprs[e].l = l;
+		p->b->rs->exprs[e].r = r;
+		l = e;
+	}
+	return l;
+}
+
+static int32_t parse_or(struct parser *p)
+{
+	return parse_binary(p, 1);
+}
+
+/* ---- message template ---- */
+
+static int parse_template(struct parser *p, struct rule *r,
+			  const struct token *t)
+{
+	const char *s = t->s;
+	size_t n = t->sn;
+	int cap = 0;
+	struct tmpl_seg *segs = NULL;
+	int nseg = 0, rc = 0;
+	size_t lit0 = 0;
+	/* literal runs are copied so {{ and }} can collapse */
+	char *lit = arena_alloc(p->ar, n + 1);
+	size_t ln = 0;
+	if (!lit) {
+		p->b->nomem = 1;
+		return -1;
+	}
+	for (size_t i = 0; i < n;) {
+		if ((s[i] == '{' || s[i] == '}') && i + 1 < n && s[i + 1] == s[i]) {
+			lit[ln++] = s[i];
+			i += 2;
+			continue;
+		}
+		if (s[i] == '}') {
+			perr_at(p, &(struct token){ .line = t->line,
+				.col = t->col + 1 + (uint32_t)i },
+				"unmatched '}' in message (write '}}')");
+			rc = -1;
+			i++;
+			continue;
+		}
+		if (s[i] != '{') {
+			lit[ln++] = s[i++];
+			continue;
+		}
+		const char *close = memchr(s + i, '}', n - i);
+		struct token at = { .line = t->line, .col = t->col + 2 + (uint32_t)i };
+		if (!close) {
+			perr_at(p, &at, "unterminated '{' in message (write '{{' for a brace)");
+			rc = -1;
+			break;
+		}
+		int f = field_lookup(s + i + 1, (size_t)(close - s - i - 1));
+		if (f < 0) {
+			perr_at(p, &at, "unknown field '%.*s' in message",
+				(int)(close - s - i - 1), s + i + 1);
+			rc = -1;
+		} else {
+			use_field(p, f, &at);
+		}
+		if (ln > lit0) {
+			struct tmpl_seg *g = vec_push(&segs, &nseg, &cap, sizeof(*g));
+			if (!g)
+				goto nomem;
+			g->field = -1;
+			g->text = lit + lit0;
+			g->len = (uint32_t)(ln - lit0);
+			lit0 = ln;
+		}
+		struct tmpl_seg *g = vec_push(&segs, &nseg, &cap, sizeof(*g));
+		if (!g)
+			goto nomem;
+		g->field = f;
+		i = (size_t)(close - s) + 1;
+	}
+	if (ln > lit0) {
+		struct tmpl_seg *g = vec_push(&segs, &nseg, &cap, sizeof(*g));
+		if (!g)
+			goto nomem;
+		g->field = -1;
+		g->text = lit + lit0;
+		g->len = (uint32_t)(ln - lit0);
+	}
+	/* move to the arena so the ruleset frees it with everything else */
+	r->msg = arena_alloc(p->ar, sizeof(*segs) * (size_t)(nseg ? nseg : 1));
+	if (!r->msg)
+		goto nomem;
+	if (nseg)
+		memcpy(r->msg, segs, sizeof(*segs) * (size_t)nseg);
+	r->nmsg = nseg;
+	free(segs);
+	return rc;
+nomem:
+	free(segs);
+	p->b->nomem = 1;
+	return -1;
+}
+
+/* ---- rules ---- */
+
+static const char *const stmt_words[] = {
+	"sid", "on", "when", "action", "severity", "category", "msg",
+	"threshold", "after", "ratelimit",
+};
+#define NSTMT ((int)(sizeof(stmt_words) / sizeof(stmt_words[0])))
+
+static int stmt_index(struct token *t)
+{
+	for (int i = 0; i < NSTMT; i++)
+		if (tok_is(t, stmt_words[i]))
+			return i;
+	return -1;
+}
+
+static int valid_id(const char *s, size_t n)
+{
+	if (!n || n > 64 || !isalnum((unsigned char)s[0]))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '-' && s[i] != '_')
+			return 0;
+	return 1;
+}
+
+static int parse_stmt(struct parser *p, struct rule *r, int k,
+		      const struct token *kw, uint32_t *seen)
+{
+	char b[64];
+	struct build *B = p->b;
+	if ((*seen & (1u << k)) && k != 2 /* when: repeats AND */)
+		return perr_at(p, kw, "duplicate '%s' in rule '%s'",
+			       stmt_words[k], r->id);
+	*seen |= 1u << k;
+	switch (k) {
+	case 0: { /* sid */
+		int64_t v;
+		if (parse_int_tok(p, 1, UINT32_MAX, &v, "a sid"))
+			return -1;
+		r->sid = (uint32_t)v;
+		return 0;
+	}
+	case 1: /* on T, T */
+		for (;;) {
+			struct token *t = peek(p);
+			int tr = t->t == TK_WORD ? trigger_lookup(t->p, t->n) : -1;
+			if (tr < 0) {
+				char list[512];
+				size_t o = 0;
+				for (int i = 0; i < TRIG__COUNT && o < sizeof(list); i++)
+					o += (size_t)snprintf(list + o, sizeof(list) - o,
+						      "%s%s", i ? ", " : "",
+						      trigger_names[i]);
+				return perr(p, "unknown trigger %s (one of: %s)",
+					    tok_desc(t, b, sizeof(b)), list);
+			}
+			r->triggers |= TM(tr);
+			advance(p);
+			if (peek(p)->t != TK_COMMA)
+				return 0;
+			advance(p);
+		}
+	case 2: { /* when */
+		int32_t e = parse_or(p);
+		if (e < 0)
+			return -1;
+		if (r->expr >= 0) {
+			struct token at = *kw;
+			int32_t a = new_expr(p, EX_AND, &at);
+			if (a < 0)
+				return -1;
+			B->rs->exprs[a].l = r->expr;
+			B->rs->exprs[a].r = e;
+			e = a;
+		}
+		r->expr = e;
+		return 0;
+	}
+	case 3: { /* action */
+		struct token *t = peek(p);
+		if (tok_is(t, "alert")) r->action = RA_ALERT;
+		else if (tok_is(t, "block")) r->action = RA_BLOCK;
+		else if (tok_is(t, "pass")) r->action = RA_PASS;
+		else if (tok_is(t, "note")) r->action = RA_NOTE;
+		else
+			return perr(p, "unknown action %s (alert, block, pass, note)",
+				    tok_desc(t, b, sizeof(b)));
+		advance(p);
+		return 0;
+	}
+	case 4: { /* severity */
+		int64_t v;
+		if (parse_int_tok(p, 1, 3, &v, "a severity (1..3)"))
+			return -1;
+		r->severity = (int)v;
+		return 0;
+	}
+	case 5: /* category */
+	case 6: { /* msg */
+		struct token *t = peek(p);
+		if (t->t != TK_STR)
+			return perr(p, "expected a quoted string, found %s",
+				    tok_desc(t, b, sizeof(b)));
+		struct token st = *t;
+		advance(p);
+		if (k == 5) {
+			r->category = st.s;
+			return 0;
+		}
+		return parse_template(p, r, &st);
+	}
+	case 7: { /* threshold count|distinct F by KEYS >|>= N within D */
+		struct token *t = peek(p);
+		if (tok_is(t, "count")) {
+			r->thr.kind = THR_COUNT;
+			advance(p);
+		} else if (tok_is(t, "distinct")) {
+			r->thr.kind = THR_DISTINCT;
+			advance(p);
+			struct token at = *peek(p);
+			int f = parse_field(p);
+			if (f < 0)
+				return -1;
+			if (field_table[f].type == FT_STRLIST)
+				return perr_at(p, &at, "field '%s' has several "
+					       "values: count distinct over a "
+					       "single-valued field",
+					       field_table[f].name);
+			r->thr.field = (uint16_t)f;
+		} else {
+			return perr(p, "expected 'count' or 'distinct', found %s",
+				    tok_desc(t, b, sizeof(b)));
+		}
+		if (!tok_is(peek(p), "by"))
+			return perr(p, "expected 'by', found %s",
+				    tok_desc(peek(p), b, sizeof(b)));
+		advance(p);
+		if (parse_keys(p, &r->thr.by))
+			return -1;
+		t = peek(p);
+		int ge = t->t == TK_GE;
+		if (t->t != TK_GT && !ge)
+			return perr(p, "expected '>' or '>=', found %s",
+				    tok_desc(t, b, sizeof(b)));
+		advance(p);
+		struct token nt = *peek(p);
+		int64_t v;
+		if (parse_int_tok(p, ge ? 1 : 0, 1000000, &v, "a count"))
+			return -1;
+		r->thr.limit = ge ? v - 1 : v;
+		if (r->thr.kind == THR_DISTINCT && r->thr.limit >= RULE_DISTINCT_MAX)
+			return perr_at(p, &nt, "distinct counts are kept up to %d "
+				       "values per key: use a limit below that",
+				       RULE_DISTINCT_MAX);
+		if (!tok_is(peek(p), "within"))
+			return perr(p, "expected 'within', found %s",
+				    tok_desc(peek(p), b, sizeof(b)));
+		advance(p);
+		return parse_duration(p, &r->thr.window_us);
+	}
+	case 8: { /* after RULE within D key KEYS == KEYS */
+		struct token *t = peek(p);
+		if (t->t != TK_WORD || !valid_id(t->p, t->n))
+			return perr(p, "expected a rule id, found %s",
+				    tok_desc(t, b, sizeof(b)));
+		struct after_ref a;
+		memset(&a, 0, sizeof(a));
+		a.rule = p->rule;
+		a.name = arena_strndup(p->ar, t->p, t->n);
+		a.file = p->lx.file;
+		a.line = t->line;
+		a.col = t->col;
+		advance(p);
+		if (!tok_is(peek(p), "within"))
+			return perr(p, "expected 'within', found %s",
+				    tok_desc(peek(p), b, sizeof(b)));
+		advance(p);
+		if (parse_duration(p, &a.window_us))
+			return -1;
+		if (!tok_is(peek(p), "key"))
+			return perr(p, "expected 'key' (e.g. key dest_ip == src_ip), found %s",
+				    tok_desc(peek(p), b, sizeof(b)));
+		advance(p);
+		struct token kt = *peek(p);
+		/* A's fields are checked against A's triggers in finalize() */
+		p->no_use = 1;
+		int rk = parse_keys(p, &a.ak);
+		p->no_use = 0;
+		if (rk || expect(p, TK_EQ, "'=='") || parse_keys(p, &a.bk))
+			return -1;
+		if (a.ak.n != a.bk.n)
+			return perr_at(p, &kt, "key lists differ in length (%d and %d)",
+				       a.ak.n, a.bk.n);
+		for (int i = 0; i < a.ak.n; i++)
+			if (field_table[a.ak.f[i]].type != field_table[a.bk.f[i]].type)
+				return perr_at(p, &kt, "key %d compares %s '%s' with %s '%s'",
+					       i + 1,
+					       field_type_name(field_table[a.ak.f[i]].type),
+					       field_table[a.ak.f[i]].name,
+					       field_type_name(field_table[a.bk.f[i]].type),
+					       field_table[a.bk.f[i]].name);
+		struct after_ref *slot = vec_push(&B->afters, &B->nafters,
+						  &B->capafters, sizeof(*slot));
+		if (!slot) {
+			B->nomem = 1;
+			return -1;
+		}
+		*slot = a;
+		return 0;
+	}
+	case 9: { /* ratelimit N per D [by KEYS] */
+		int64_t v;
+		if (parse_int_tok(p, 1, 1000000, &v, "a count"))
+			return -1;
+		r->rate.n = (uint32_t)v;
+		if (!tok_is(peek(p), "per"))
+			return perr(p, "expected 'per', found %s",
+				    tok_desc(peek(p), b, sizeof(b)));
+		advance(p);
+		if (parse_duration(p, &r->rate.window_us))
+			return -1;
+		if (tok_is(peek(p), "by")) {
+			advance(p);
+			return parse_keys(p, &r->rate.by);
+		}
+		return 0;
+	}
+	}
+	return -1;
+}
+
+/* after an error inside a rule: skip to the next statement or '}' */
+static void resync_stmt(struct parser *p)
+{
+	for (;;) {
+		struct token *t = peek(p);
+		if (t->t == TK_EOF || t->t == TK_RBRACE || stmt_index(t) >= 0)
+			return;
+		advance(p);
+	}
+}
+
+static void check_rule_fields(struct parser *p, struct rule *r,
+			      const struct token *idt)
+{
+	struct rule_aux *a = &p->b->aux[p->rule];
+	if (!r->triggers)
+		return;
+	for (int i = 0; i < a->nuses; i++) {
+		const struct field_info *fi = &field_table[a->uses[i].field];
+		if (fi->triggers & r->triggers)
+			continue;
+		char list[256];
+		size_t o = 0;
+		for (int t = 0; t < TRIG__COUNT && o < sizeof(list); t++)
+			if (fi->triggers & TM(t))
+				o += (size_t)snprintf(list + o, sizeof(list) - o,
+						      "%s%s", o ? ", " : "",
+						      trigger_names[t]);
+		diag_at(p->b->d, a->uses[i].file, a->uses[i].line,
+			a->uses[i].col, "field '%s' is not known on this rule's "
+			"triggers (it is on: %s)", fi->name, list);
+	}
+	(void)idt;
+}
+
+static void parse_rule(struct parser *p)
+{
+	char b[64];
+	struct build *B = p->b;
+	struct ruleset *rs = B->rs;
+	struct token idt = *peek(p);
+	if (idt.t != TK_WORD || !valid_id(idt.p, idt.n)) {
+		perr(p, "expected a rule id (letters, digits, '.', '-', '_'), found %s",
+		     tok_desc(&idt, b, sizeof(b)));
+		/* skip the block if there is one: its errors would only
+		 * be noise about a rule that has no name */
+		while (peek(p)->t != TK_EOF && peek(p)->t != TK_LBRACE &&
+		       !tok_is(peek(p), "rule") && !tok_is(peek(p), "set"))
+			advance(p);
+		if (peek(p)->t != TK_LBRACE)
+			return;
+		int depth = 0;
+		do {
+			if (peek(p)->t == TK_LBRACE)
+				depth++;
+			else if (peek(p)->t == TK_RBRACE)
+				depth--;
+			advance(p);
+		} while (depth > 0 && peek(p)->t != TK_EOF);
+		return;
+	}
+	advance(p);
+	struct rule *r = vec_push(&rs->rules, &rs->nrules, &B->ncap_rules,
+				  sizeof(*r));
+	struct rule_aux *ax = vec_push(&B->aux, &B->naux, &B->capaux,
+				       sizeof(*ax));
+	if (!r || !ax) {
+		B->nomem = 1;
+		return;
+	}
+	p->rule = rs->nrules - 1;
+	int expr0 = rs->nexprs;
+	r->id = arena_strndup(p->ar, idt.p, idt.n);
+	if (!r->id) {
+		B->nomem = 1;
+		return;
+	}
+	r->expr = -1;
+	r->after = -1;
+	r->severity = 2;
+	r->category = "";
+	r->file = p->lx.file;
+	r->line = idt.line;
+	ax->col = idt.col;
+	struct token ob = *peek(p);
+	if (expect(p, TK_LBRACE, "'{'")) {
+		/* no body: skip to the next top-level statement */
+		while (peek(p)->t != TK_EOF && !tok_is(peek(p), "rule") &&
+		       !tok_is(peek(p), "set"))
+			advance(p);
+		return;
+	}
+	uint32_t seen = 0;
+	for (;;) {
+		struct token t = *peek(p);
+		if (t.t == TK_RBRACE) {
+			advance(p);
+			break;
+		}
+		if (t.t == TK_EOF) {
+			perr_at(p, &ob, "rule '%s': '{' is never closed",
+				r->id);
+			break;
+		}
+		int k = stmt_index(&t);
+		if (k < 0) {
+			if (t.t != TK_ERR)
+				perr(p, "unknown statement %s (sid, on, when, "
+				     "action, severity, category, msg, "
+				     "threshold, after, ratelimit)",
+				     tok_desc(&t, b, sizeof(b)));
+			advance(p);
+			resync_stmt(p);
+			continue;
+		}
+		advance(p);
+		if (parse_stmt(p, r, k, &t, &seen))
+			resync_stmt(p);
+		else {
+			/* a statement must end where the next one starts */
+			struct token *n = peek(p);
+			if (n->t != TK_RBRACE && n->t != TK_EOF &&
+			    stmt_index(n) < 0) {
+				perr(p, "unexpected %s after '%s' (missing "
+				     "'and'/'or'?)", tok_desc(n, b, sizeof(b)),
+				     stmt_words[k]);
+				resync_stmt(p);
+			}
+		}
+	}
+	/* what every rule needs */
+	static const struct { int k; const char *what; } req[] = {
+		{ 0, "sid" }, { 1, "on" }, { 3, "action" },
+	};
+	for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
+		if (!(seen & (1u << req[i].k)))
+			perr_at(p, &idt, "rule '%s' has no '%s'", r->id,
+				req[i].what);
+	if ((r->action == RA_ALERT || r->action == RA_BLOCK) &&
+	    !(seen & (1u << 6)))
+		perr_at(p, &idt, "rule '%s' has no 'msg' (alert and block "
+			"rules need one)", r->id);
+	check_rule_fields(p, r, &idt);
+	if (rs->nexprs - expr0 > RULE_EXPR_MAX)
+		perr_at(p, &idt, "rule '%s': expression too long (%d terms, "
+			"at most %d)", r->id, rs->nexprs - expr0, RULE_EXPR_MAX);
+}
+
+static struct setb *find_set(struct build *B, const char *name)
+{
+	for (int i = 0; i < B->nsets; i++)
+		if (!strcmp(B->sets[i]->s.name, name))
+			return B->sets[i];
+	return NULL;
+}
+
+static const struct { const char *w; enum set_kind k; } kinds[] = {
+	{ "cidr", SET_CIDR }, { "domain", SET_DOMAIN },
+	{ "string", SET_STRING }, { "port", SET_PORT }, { "int", SET_PORT },
+};
+
+static const char *kind_name(enum set_kind k)
+{
+	switch (k) {
+	case SET_CIDR: return "cidr";
+	case SET_DOMAIN: return "domain";
+	case SET_STRING: return "string";
+	case SET_PORT: return "port";
+	}
+	return "?";
+}
+
+static void parse_set(struct parser *p)
+{
+	char b[64];
+	struct build *B = p->b;
+	struct token nt = *peek(p);
+	if (nt.t != TK_WORD || !valid_id(nt.p, nt.n) || memchr(nt.p, '.', nt.n)) {
+		perr(p, "expected a set name (letters, digits, '_'), found %s",
+		     tok_desc(&nt, b, sizeof(b)));
+		return;
+	}
+	advance(p);
+	struct token kt = *peek(p);
+	int kind = -1;
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (tok_is(&kt, kinds[i].w))
+			kind = (int)kinds[i].k;
+	if (kind < 0) {
+		perr(p, "expected a set type (cidr, domain, string, port), found %s",
+		     tok_desc(&kt, b, sizeof(b)));
+		return;
+	}
+	advance(p);
+	char *name = arena_strndup(p->ar, nt.p, nt.n);
+	if (!name) {
+		B->nomem = 1;
+		return;
+	}
+	struct setb *s = find_set(B, name);
+	if (s && s->builtin && !s->file_defined &&
+	    s->s.kind == (enum set_kind)kind) {
+		/* a built-in: the file's items replace the defaults */
+		setb_clear(s);
+		s->file = p->lx.file;
+		s->line = nt.line;
+		s->col = nt.col;
+		s->file_defined = 1;
+		parse_items(p, s);
+		return;
+	}
+	if (s && s->s.kind != (enum set_kind)kind)
+		perr_at(p, &kt, "set '%s' is a %s set", name,
+			kind_name(s->s.kind));
+	else if (s)
+		perr_at(p, &nt, "set '%s' is already defined at %s:%u", name,
+			s->file, s->line);
+	struct setb *n = new_setb(B, name, (enum set_kind)kind);
+	if (!n)
+		return;
+	if (s) {
+		/* still check the items, then drop them */
+		parse_items(p, n);
+		setb_free(n);
+		return;
+	}
+	struct setb **slot = vec_push(&B->sets, &B->nsets, &B->capsets,
+				      sizeof(*slot));
+	if (!slot) {
+		setb_free(n);
+		B->nomem = 1;
+		return;
+	}
+	*slot = n;
+	n->file = p->lx.file;
+	n->line = nt.line;
+	n->col = nt.col;
+	n->file_defined = 1;
+	parse_items(p, n);
+}
+
+static void parse_file(struct build *B, struct arena **ar, const char *file,
+		       const char *text, size_t len)
+{
+	struct parser p;
+	memset(&p, 0, sizeof(p));
+	p.lx.file = file;
+	p.lx.src = text;
+	p.lx.len = len;
+	p.lx.line = 1;
+	p.lx.col = 1;
+	p.b = B;
+	p.ar = ar;
+	char b[64];
+	for (;;) {
+		if (B->nomem)
+			return;
+		struct token *t = peek(&p);
+		if (t->t == TK_EOF)
+			return;
+		if (tok_is(t, "rule")) {
+			advance(&p);
+			parse_rule(&p);
+			continue;
+		}
+		if (tok_is(t, "set")) {
+			advance(&p);
+			parse_set(&p);
+			continue;
+		}
+		perr(&p, "expected 'rule' or 'set', found %s",
+		     tok_desc(t, b, sizeof(b)));
+		/* resync: next top-level keyword outside any block */
+		int depth = 0;
+		for (;;) {
+			advance(&p);
+			t = peek(&p);
+			if (t->t == TK_EOF)
+				break;
+			if (t->t == TK_LBRACE)
+				depth++;
+			else if (t->t == TK_RBRACE && depth > 0)
+				depth--;
+			else if (depth == 0 &&
+				 (tok_is(t, "rule") || tok_is(t, "set")))
+				break;
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* built-in sets, variables, finalize */
+
+static const struct {
+	const char *name;
+	enum set_kind kind;
+	const char *defaults;
+	const char *warn;     /* when empty */
+} builtins[] = {
+	{ "HOME_NET", SET_CIDR, "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7",
+	  "HOME_NET is empty: no host counts as yours; set it with "
+	  "--set HOME_NET=<your prefixes>" },
+	{ "TRUSTED_NETS", SET_CIDR, "",
+	  "TRUSTED_NETS is empty: every client counts as untrusted, so your "
+	  "own LAN/VPN users relaying through your MTA or proxy will raise "
+	  "relay.open/proxy.open.*; set it with --set TRUSTED_NETS=<LAN>,<VPN> "
+	  "(e.g. 192.168.0.0/16,10.8.0.0/24)" },
+	{ "SMTP_SERVERS", SET_CIDR, "",
+	  "SMTP_SERVERS is empty: every HOME_NET host sending mail out raises "
+	  "smtp.outbound.unauthorized; set it to your outgoing MTAs with "
+	  "--set SMTP_SERVERS=<ip>,<ip>" },
+	{ "PROXY_SERVERS", SET_CIDR, "",
+	  "PROXY_SERVERS is empty: set it to your proxies with "
+	  "--set PROXY_SERVERS=<ip>,<ip> (rules may use it to scope proxy checks)" },
+	{ "LOCAL_DOMAINS", SET_DOMAIN, "",
+	  "LOCAL_DOMAINS is empty: every recipient counts as foreign, so mail "
+	  "to your own domains accepted from the internet looks like relaying; "
+	  "set it with --set LOCAL_DOMAINS=example.com,example.org" },
+	{ "SMTP_PORTS", SET_PORT, "25,465,587", NULL },
+	{ "IRC_PORTS", SET_PORT, "6660-6669,6697,7000", NULL },
+};
+
+/* split "a,b, c" and add each item; errors at file:line:col */
+static int set_fill_text(struct build *B, struct arena **ar, struct setb *s,
+			 const char *text, const char *file, int line,
+			 uint32_t col0)
+{
+	int rc = 0;
+	const char *p = text;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		const char *e = p;
+		while (*e && *e != ',')
+			e++;
+		const char *q = e;
+		while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
+			q--;
+		if (q > p) {
+			const char *why = NULL;
+			int r = set_add_item(s, ar, p, (size_t)(q - p), &why);
+			if (r == -ENOMEM) {
+				B->nomem = 1;
+				return -1;
+			}
+			if (r) {
+				diag_at(B->d, file, (uint32_t)line,
+					col0 + (uint32_t)(p - text),
+					"'%.*s' in set %s: %s", (int)(q - p), p,
+					s->s.name, why);
+				rc = -1;
+			}
+		} else if (*e == ',') {
+			diag_at(B->d, file, (uint32_t)line,
+				col0 + (uint32_t)(p - text),
+				"empty item in set %s", s->s.name);
+			rc = -1;
+		}
+		if (!*e)
+			return rc;
+		p = e + 1;
+	}
+}
+
+int rule_vars_set(struct rule_vars *vars, const char *name,
+		  const char *values, const char *file, int line)
+{
+	struct rule_var *nv = realloc(vars->v, sizeof(*nv) * (size_t)(vars->n + 1));
+	if (!nv)
+		return -ENOMEM;
+	vars->v = nv;
+	struct rule_var *v = &nv[vars->n];
+	v->name = strdup(name);
+	v->values = strdup(values);
+	v->file = strdup(file ? file : "--set");
+	v->line = line;
+	if (!v->name || !v->values || !v->file) {
+		free(v->name);
+		free(v->values);
+		free(v->file);
+		return -ENOMEM;
+	}
+	vars->n++;
+	return 0;
+}
+
+int rule_vars_parse_arg(struct rule_vars *vars, const char *arg, int argno)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq == arg)
+		return -EINVAL;
+	char name[128];
+	size_t n = (size_t)(eq - arg);
+	if (n >= sizeof(name))
+		return -EINVAL;
+	memcpy(name, arg, n);
+	name[n] = 0;
+	return rule_vars_set(vars, name, eq + 1, "--set", argno);
+}
+
+void rule_vars_free(struct rule_vars *vars)
+{
+	if (!vars)
+		return;
+	for (int i = 0; i < vars->n; i++) {
+		free(vars->v[i].name);
+		free(vars->v[i].values);
+		free(vars->v[i].file);
+	}
+	free(vars->v);
+	vars->v = NULL;
+	vars->n = 0;
+}
+
+static void ruleset_free(struct ruleset *rs)
+{
+	if (!rs)
+		return;
+	for (int i = 0; i < rs->nregexes; i++)
+		pcre2_code_free(rs->regexes[i]);
+	free(rs->regexes);
+	for (int i = 0; i < rs->nsets; i++)
+		setb_free((struct setb *)rs->sets[i]);
+	free(rs->sets);
+	for (int i = 0; i < TRIG__COUNT; i++)
+		free(rs->by_trigger[i]);
+	free(rs->rules);
+	free(rs->exprs);
+	free(rs->specs);
+	arena_free(rs->arena);
+	free(rs);
+}
+
+struct ruleset *ruleset_ref(struct ruleset *rs)
+{
+	if (rs)
+		atomic_fetch_add_explicit(&rs->refs, 1, memory_order_relaxed);
+	return rs;
+}
+
+void ruleset_unref(struct ruleset *rs)
+{
+	if (rs && atomic_fetch_sub_explicit(&rs->refs, 1,
+					    memory_order_acq_rel) == 1)
+		ruleset_free(rs);
+}
+
+int ruleset_find(const struct ruleset *rs, const char *id)
+{
+	for (int i = 0; i < rs->nrules; i++)
+		if (!strcmp(rs->rules[i].id, id))
+			return i;
+	return -ENOENT;
+}
+
+const struct rule_set *ruleset_set(const struct ruleset *rs, const char *name)
+{
+	for (int i = 0; i < rs->nsets; i++)
+		if (!strcmp(rs->sets[i]->name, name))
+			return rs->sets[i];
+	return NULL;
+}
+
+static int kind_fits(enum set_kind k, int field)
+{
+	switch (field_table[field].type) {
+	case FT_IP: return k == SET_CIDR;
+	case FT_INT: return k == SET_PORT;
+	case FT_STR:
+	case FT_STRLIST: return k == SET_DOMAIN || k == SET_STRING;
+	default: return 0;
+	}
+}
+
+static uint64_t spec_id(uint32_t a, uint32_t b)
+{
+	uint64_t x = (uint64_t)a << 32 | b;
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static void finalize(struct build *B)
+{
+	struct ruleset *rs = B->rs;
+	struct arena **ar = &rs->arena;
+	/* config and --set values, in order (the last one wins) */
+	/* sets */
+	for (int i = 0; i < B->nsets; i++)
+		if (set_finalize(B->sets[i]))
+			B->nomem = 1;
+	for (int i = 0; i < B->nanon; i++)
+		if (set_finalize(B->anon[i]))
+			B->nomem = 1;
+	/* set references */
+	for (int i = 0; i < B->nrefs; i++) {
+		struct set_ref *r = &B->refs[i];
+		struct setb *s = find_set(B, r->name);
+		struct rule_expr *e = &rs->exprs[r->expr];
+		if (!s) {
+			char known[512];
+			size_t o = 0;
+			for (int j = 0; j < B->nsets && o < sizeof(known); j++)
+				o += (size_t)snprintf(known + o, sizeof(known) - o,
+						      "%s%s", j ? ", " : "",
+						      B->sets[j]->s.name);
+			diag_at(B->d, r->file, r->line, r->col,
+				"unknown set '$%s' (known: %s)", r->name, known);
+			continue;
+		}
+		if (!kind_fits(s->s.kind, e->field)) {
+			diag_at(B->d, r->file, r->line, r->col,
+				"set '$%s' is a %s set: it cannot hold %s field '%s'",
+				r->name, kind_name(s->s.kind),
+				field_type_name(field_table[e->field].type),
+				field_table[e->field].name);
+			continue;
+		}
+		e->set = &s->s;
+	}
+	/* unique ids and sids */
+	for (int i = 0; i < rs->nrules; i++) {
+		for (int j = 0; j < i; j++) {
+			if (!strcmp(rs->rules[i].id, rs->rules[j].id))
+				diag_at(B->d, rs->rules[i].file, rs->rules[i].line,
+					B->aux[i].col,
+					"duplicate rule id '%s' (first at %s:%u)",
+					rs->rules[i].id, rs->rules[j].file,
+					rs->rules[j].line);
+			else if (rs->rules[i].sid && rs->rules[i].sid == rs->rules[j].sid)
+				diag_at(B->d, rs->rules[i].file, rs->rules[i].line,
+					B->aux[i].col,
+					"duplicate sid %u in rule '%s' (also rule '%s' at %s:%u)",
+					rs->rules[i].sid, rs->rules[i].id,
+					rs->rules[j].id, rs->rules[j].file,
+					rs->rules[j].line);
+		}
+	}
+	/* correlation specs */
+	if (B->nafters) {
+		rs->specs = calloc((size_t)B->nafters, sizeof(*rs->specs));
+		if (!rs->specs) {
+			B->nomem = 1;
+			return;
+		}
+	}
+	for (int i = 0; i < B->nafters; i++) {
+		struct after_ref *a = &B->afters[i];
+		int ai = ruleset_find(rs, a->name);
+		if (ai < 0) {
+			diag_at(B->d, a->file, a->line, a->col,
+				"'after' names unknown rule '%s'", a->name);
+			continue;
+		}
+		if (ai == a->rule) {
+			diag_at(B->d, a->file, a->line, a->col,
+				"rule '%s' cannot come 'after' itself", a->name);
+			continue;
+		}
+		struct rule *ra = &rs->rules[ai], *rb = &rs->rules[a->rule];
+		if (ra->action == RA_PASS) {
+			diag_at(B->d, a->file, a->line, a->col,
+				"'after %s': a pass rule never records a match",
+				a->name);
+			continue;
+		}
+		for (int k = 0; k < a->ak.n; k++)
+			if (ra->triggers && !(field_table[a->ak.f[k]].triggers & ra->triggers))
+				diag_at(B->d, a->file, a->line, a->col,
+					"key field '%s' is not known on the triggers of rule '%s'",
+					field_table[a->ak.f[k]].name, ra->id);
+		struct corr_spec *s = &rs->specs[rs->nspecs];
+		s->a = ai;
+		s->b = a->rule;
+		s->ak = a->ak;
+		s->bk = a->bk;
+		s->window_us = a->window_us;
+		s->id = spec_id(ra->sid, rb->sid);
+		rb->after = rs->nspecs;
+		int *rem = arena_alloc(ar, sizeof(int) * (size_t)(ra->nremember + 1));
+		if (!rem) {
+			B->nomem = 1;
+			return;
+		}
+		if (ra->nremember)
+			memcpy(rem, ra->remember, sizeof(int) * (size_t)ra->nremember);
+		rem[ra->nremember++] = rs->nspecs;
+		ra->remember = rem;
+		rs->nspecs++;
+	}
+	/* trigger index: pass rules first (they decide whether the others
+	 * run), then the file order */
+	for (int t = 0; t < TRIG__COUNT; t++) {
+		uint32_t n = 0;
+		for (int i = 0; i < rs->nrules; i++)
+			if (rs->rules[i].triggers & TM(t))
+				n++;
+		if (!n)
+			continue;
+		rs->by_trigger[t] = malloc(sizeof(uint32_t) * n);
+		if (!rs->by_trigger[t]) {
+			B->nomem = 1;
+			return;
+		}
+		for (int pass = 1; pass >= 0; pass--)
+			for (int i = 0; i < rs->nrules; i++)
+				if ((rs->rules[i].triggers & TM(t)) &&
+				    (rs->rules[i].action == RA_PASS) == pass)
+					rs->by_trigger[t][rs->n_by_trigger[t]++] =
+						(uint32_t)i;
+	}
+	/* the named sets move to the ruleset */
+	rs->sets = malloc(sizeof(*rs->sets) * (size_t)(B->nsets ? B->nsets : 1));
+	if (!rs->sets) {
+		B->nomem = 1;
+		return;
+	}
+	for (int i = 0; i < B->nsets; i++)
+		rs->sets[rs->nsets++] = &B->sets[i]->s;
+	B->nsets = 0;
+	rs->home_net = ruleset_set(rs, "HOME_NET");
+}
+
+/* apply config/--set values after the files (they win) */
+static void apply_vars(struct build *B, const struct rule_vars *vars)
+{
+	if (!vars)
+		return;
+	for (int i = 0; i < vars->n; i++) {
+		const struct rule_var *v = &vars->v[i];
+		struct setb *s = find_set(B, v->name);
+		if (!s) {
+			char known[512];
+			size_t o = 0;
+			for (int j = 0; j < B->nsets && o < sizeof(known); j++)
+				o += (size_t)snprintf(known + o, sizeof(known) - o,
+						      "%s%s", j ? ", " : "",
+						      B->sets[j]->s.name);
+			diag_at(B->d, v->file, (uint32_t)v->line, 1,
+				"unknown set '%s' (known: %s)", v->name, known);
+			continue;
+		}
+		setb_clear(s);
+		set_fill_text(B, &B->rs->arena, s, v->values, v->file, v->line,
+			      (uint32_t)strlen(v->name) + 2);
+	}
+}
+
+static void build_free(struct build *B)
+{
+	for (int i = 0; i < B->naux; i++)
+		free(B->aux[i].uses);
+	free(B->aux);
+	for (int i = 0; i < B->nsets; i++)
+		setb_free(B->sets[i]);
+	free(B->sets);
+	free(B->refs);
+	free(B->afters);
+	free(B->anon); /* the anonymous sets themselves: see ruleset_load_sources */
+}
+
+struct ruleset *ruleset_load_sources(const struct rule_source *src, int n,
+				     const struct rule_vars *vars,
+				     struct rule_diags *d)
+{
+	struct rule_diags local;
+	memset(&local, 0, sizeof(local));
+	if (!d)
+		d = &local;
+	int err0 = d->nerrors;
+	struct build B;
+	memset(&B, 0, sizeof(B));
+	B.d = d;
+	B.rs = calloc(1, sizeof(*B.rs));
+	if (!B.rs)
+		return NULL;
+	atomic_init(&B.rs->refs, 1);
+	struct arena **ar = &B.rs->arena;
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+		struct setb *s = new_setb(&B, builtins[i].name, builtins[i].kind);
+		struct setb **slot = s ? vec_push(&B.sets, &B.nsets, &B.capsets,
+						  sizeof(*slot)) : NULL;
+		if (!slot) {
+			setb_free(s);
+			B.nomem = 1;
+			break;
+		}
+		*slot = s;
+		s->builtin = 1;
+		s->file = "(built-in)";
+		set_fill_text(&B, ar, s, builtins[i].defaults, "(built-in)", 0, 1);
+	}
+	for (int i = 0; i < n && !B.nomem; i++)
+		parse_file(&B, ar, src[i].name, src[i].text, src[i].len);
+	if (!B.nomem)
+		apply_vars(&B, vars);
+	if (!B.nomem)
+		finalize(&B);
+	/* anonymous sets are owned by the ruleset too: append them */
+	if (B.nanon) {
+		struct rule_set **ns = realloc(B.rs->sets, sizeof(*ns) *
+					       (size_t)(B.rs->nsets + B.nanon + 1));
+		if (!ns) {
+			B.nomem = 1;
+			for (int i = 0; i < B.nanon; i++)
+				setb_free(B.anon[i]);
+		} else {
+			B.rs->sets = ns;
+			for (int i = 0; i < B.nanon; i++)
+				ns[B.rs->nsets++] = &B.anon[i]->s;
+		}
+	}
+	/* warnings for what the admin should set */
+	if (!B.nomem && d->nerrors == err0) {
+		for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+			const struct rule_set *s = ruleset_set(B.rs, builtins[i].name);
+			if (s && builtins[i].warn && !s->nitems)
+				diag_warn(d, "warning: %s", builtins[i].warn);
+		}
+	}
+	if (B.nomem)
+		diag_warn(d, "error: out of memory while loading rules");
+	struct ruleset *rs = B.rs;
+	int failed = B.nomem || d->nerrors != err0;
+	if (B.nomem)
+		d->nerrors++;
+	build_free(&B);
+	if (failed) {
+		ruleset_free(rs);
+		if (d == &local)
+			rule_diags_free(&local);
+		return NULL;
+	}
+	if (d == &local)
+		rule_diags_free(&local);
+	return rs;
+}
+
+static int read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	char *buf = malloc(RULE_FILE_MAX + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	size_t n = fread(buf, 1, RULE_FILE_MAX + 1, f);
+	int err = ferror(f);
+	fclose(f);
+	if (err) {
+		free(buf);
+		return -EIO;
+	}
+	if (n > RULE_FILE_MAX) {
+		free(buf);
+		return -EFBIG;
+	}
+	buf[n] = 0;
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct ruleset *ruleset_load(const char *path, const struct rule_vars *vars,
+			     struct rule_diags *d)
+{
+	struct stat st;
+	char **names = NULL;
+	int nn = 0, capn = 0;
+	struct ruleset *rs = NULL;
+	struct rule_source *src = NULL;
+	int nsrc = 0, failed = 0;
+	if (stat(path, &st) < 0) {
+		diag_at(d, path, 0, 0, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		DIR *dir = opendir(path);
+		if (!dir) {
+			diag_at(d, path, 0, 0, "cannot open directory: %s",
+				strerror(errno));
+			return NULL;
+		}
+		struct dirent *de;
+		while ((de = readdir(dir))) {
+			size_t l = strlen(de->d_name);
+			if (l < 7 || strcmp(de->d_name + l - 6, ".rules") ||
+			    de->d_name[0] == '.')
+				continue;
+			char **slot = vec_push(&names, &nn, &capn, sizeof(char *));
+			if (!slot || asprintf(slot, "%s/%s", path, de->d_name) < 0) {
+				if (slot)
+					nn--;
+				failed = 1;
+				break;
+			}
+		}
+		closedir(dir);
+		qsort(names, (size_t)nn, sizeof(char *), cmp_str);
+		if (!nn && !failed)
+			diag_warn(d, "warning: %s: no *.rules files", path);
+	} else {
+		char **slot = vec_push(&names, &nn, &capn, sizeof(char *));
+		if (!slot || !(*slot = strdup(path))) {
+			if (slot)
+				nn--;
+			failed = 1;
+		}
+	}
+	src = calloc((size_t)(nn ? nn : 1), sizeof(*src));
+	if (!src)
+		failed = 1;
+	for (int i = 0; i < nn && !failed; i++) {
+		char *text;
+		size_t len;
+		int rc = read_file(names[i], &text, &len);
+		if (rc) {
+			diag_at(d, names[i], 0, 0, "cannot read: %s%s",
+				strerror(-rc), rc == -EFBIG ? " (over 4 MiB)" : "");
+			failed = 1;
+			continue;
+		}
+		src[nsrc].name = names[i];
+		src[nsrc].text = text;
+		src[nsrc].len = len;
+		nsrc++;
+	}
+	if (!failed)
+		rs = ruleset_load_sources(src, nsrc, vars, d);
+	/* rules keep file names: copy them into the ruleset's arena */
+	if (rs) {
+		for (int i = 0; i < rs->nrules; i++) {
+			char *c = arena_strndup(&rs->arena, rs->rules[i].file,
+						strlen(rs->rules[i].file));
+			if (c)
+				rs->rules[i].file = c;
+		}
+	}
+	for (int i = 0; i < nsrc; i++)
+		free((char *)src[i].text);
+	free(src);
+	for (int i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+	return rs;
+}
