@@ -22,7 +22,7 @@ CPPFLAGS += -Iuserspace -Isensor -Ibpf -I$(BUILD) -D_GNU_SOURCE
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=gnu11 $(WARN) $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lpthread
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 30
 
 LIB_SRCS    := $(wildcard userspace/*.c)
 SENSOR_SRCS := $(wildcard sensor/*.c)
@@ -84,7 +84,7 @@ run: deps $(BUILD)/relaywatch
 	$(BUILD)/relaywatch -r tests/fixtures/smtp/open_relay.pcap
 
 test: test-deps $(BUILD)/relaywatch $(TEST_BINS) $(TOOLS)
-	BUILD=$(BUILD) FUZZ_SECONDS=$(if $(CI),$(FUZZ_SECONDS),$(FUZZ_SECONDS)) tests/run.sh
+	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh
 
 # libFuzzer targets under ASan+UBSan (clang), engine sources rebuilt with them
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 $(CPPFLAGS) $(PKG_CFLAGS) -DRW_FUZZ

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "capture_ebpf.h"
 #include "capture_pcap.h"
 #include "counters.h"
 #include "dispatch.h"
@@ -39,7 +40,8 @@ static void usage(FILE *f)
 "\n"
 "  -r, --read FILE          pcap or pcapng file (repeatable, read in order)\n"
 "  -i, --interface IFACE    live capture (repeatable)\n"
-"      --capture pcap       live capture method (libpcap)\n"
+"      --capture METHOD     live capture: ebpf (TC clsact, default when it\n"
+"                           loads; falls back to pcap, saying why), pcap\n"
 "      --all-tcp            live: inspect all TCP (odd-port proxies), not\n"
 "                           only the configured ports\n"
 "  -e, --eve PATH           write records to PATH ('-' = stdout, default)\n"
@@ -62,7 +64,85 @@ static void usage(FILE *f)
 
 struct run {
 	struct output_set outs;
+	struct ebpf_capture *ebpf;
+	struct dispatch *d;
 };
+
+static void ebpf_on_pkt(void *arg, struct pkt *p)
+{
+	struct run *r = arg;
+	dispatch_packet(r->d, p);
+}
+
+/* engine -> kernel: bypass (inspect = 0) or keep inspecting a flow */
+static void ebpf_inspect(void *arg, const struct pkt *p, int inspect)
+{
+	struct run *r = arg;
+	if (r->ebpf)
+		ebpf_capture_set_flow(r->ebpf, p, inspect);
+}
+
+static void write_ebpf_stats(struct json *j, struct ebpf_capture *c)
+{
+	struct ebpf_stats st;
+
+	ebpf_capture_stats(c, &st);
+	json_obj_open(j, "ebpf");
+	for (int i = 0; i < RW_CTR__COUNT; i++)
+		json_u64(j, ebpf_kern_counter_names[i], st.kern[i]);
+	for (int i = 0; i < EBPF_U__COUNT; i++)
+		json_u64(j, ebpf_user_counter_names[i], st.user[i]);
+	json_obj_close(j);
+}
+
+/* Load and attach the TC program; on failure *err says why in one line. */
+static int open_ebpf(struct run *r, const struct live_opts *live,
+		     const struct engine_config *cfg, char *err, size_t errlen)
+{
+	uint16_t ports[RW_MAX_PORTS];
+	struct ebpf_opts o = {0};
+	const uint16_t *lists[] = { cfg->smtp_ports, cfg->smtp_tls_ports,
+				    cfg->http_proxy_ports, cfg->socks_ports };
+	const int ns[] = { cfg->n_smtp_ports, cfg->n_smtp_tls_ports,
+			   cfg->n_http_proxy_ports, cfg->n_socks_ports };
+	int n = 0, dropped = 0;
+
+	for (int l = 0; l < 4; l++)
+		for (int i = 0; i < ns[l]; i++) {
+			if (n < RW_MAX_PORTS)
+				ports[n++] = lists[l][i];
+			else
+				dropped++;
+		}
+	if (dropped)
+		fprintf(stderr, "relaywatch: ebpf: only %d ports are always "
+			"inspected in the kernel; %d more are found by content "
+			"(first packets of every flow)\n", RW_MAX_PORTS, dropped);
+	for (int i = 0; i < live->n_ifnames && i < EBPF_MAX_IFACES; i++)
+		o.ifnames[i] = live->ifnames[i];
+	o.n_ifnames = live->n_ifnames;
+	o.ports = ports;
+	o.n_ports = n;
+	return ebpf_capture_open(&o, &r->ebpf, err, errlen);
+}
+
+static int run_ebpf(struct run *r)
+{
+	while (!stop_flag) {
+		struct timespec now;
+		int rc = ebpf_capture_poll(r->ebpf, 200, ebpf_on_pkt, r);
+		if (rc < 0 && rc != -EINTR) {
+			fprintf(stderr, "relaywatch: ebpf ring buffer: %s\n",
+				strerror(-rc));
+			return -1;
+		}
+		clock_gettime(CLOCK_REALTIME, &now);
+		dispatch_tick(r->d, (uint64_t)now.tv_sec * 1000000u +
+			      (uint64_t)now.tv_nsec / 1000);
+		dispatch_drain(r->d);
+	}
+	return 0;
+}
 
 static void sink_write(void *arg, const char *line, size_t len)
 {
@@ -105,6 +185,8 @@ static void write_stats(struct run *r, struct dispatch *d,
 		json_u64(&j, "peak_rss_bytes", (uint64_t)ru.ru_maxrss * 1024);
 	}
 	json_obj_close(&j);
+	if (r->ebpf)
+		write_ebpf_stats(&j, r->ebpf);
 	json_obj_close(&j);   /* stats */
 	json_obj_close(&j);   /* record */
 	if (!j.overflow)
@@ -138,6 +220,7 @@ int main(int argc, char **argv)
 	const char *files[MAX_INPUTS];
 	struct live_opts live = {0};
 	int nfiles = 0, workers = 0, stats = 1, all_tcp = 0, rc = 0, c;
+	enum { CAP_AUTO, CAP_EBPF, CAP_PCAP } capture = CAP_AUTO;
 	const char *eve_path = "-";
 	struct engine_config cfg;
 	struct rw_counters front = {0};
@@ -209,10 +292,12 @@ int main(int argc, char **argv)
 		case O_NOSTATS: stats = 0; break;
 		case O_ALLTCP: all_tcp = 1; break;
 		case O_CAPTURE:
-			bad = strcmp(optarg, "pcap") != 0;
-			if (bad)
-				fprintf(stderr, "relaywatch: --capture: this "
-					"build supports 'pcap'\n");
+			if (!strcmp(optarg, "pcap"))
+				capture = CAP_PCAP;
+			else if (!strcmp(optarg, "ebpf"))
+				capture = CAP_EBPF;
+			else
+				bad = 1;
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -249,7 +334,21 @@ int main(int argc, char **argv)
 	}
 	output_set_add(&r.outs, o);
 	struct line_sink sink = { &r, sink_write };
-	d = dispatch_new(workers, &cfg, &sink, NULL, NULL);
+	if (live.n_ifnames && capture != CAP_PCAP) {
+		if (open_ebpf(&r, &live, &cfg, err, sizeof(err)) < 0) {
+			if (capture == CAP_EBPF) {
+				fprintf(stderr, "relaywatch: ebpf capture: %s\n",
+					err);
+				output_set_close(&r.outs);
+				return 1;
+			}
+			fprintf(stderr, "relaywatch: ebpf capture unavailable "
+				"(%s); using libpcap\n", err);
+			r.ebpf = NULL;
+		}
+	}
+	d = dispatch_new(workers, &cfg, &sink, ebpf_inspect, &r);
+	r.d = d;
 	if (!d) {
 		fprintf(stderr, "relaywatch: cannot allocate the engine "
 			"(--max-flows %u, --workers %d): out of memory\n",
@@ -271,8 +370,11 @@ int main(int argc, char **argv)
 		signal(SIGTERM, on_signal);
 		capture_pcap_filter(&cfg, all_tcp, filter, sizeof(filter));
 		live.filter = filter;
-		if (capture_pcap_live(&live, d, &front, &stop_flag, err,
-				      sizeof(err)) < 0) {
+		if (r.ebpf) {
+			if (run_ebpf(&r) < 0)
+				rc = 1;
+		} else if (capture_pcap_live(&live, d, &front, &stop_flag, err,
+					     sizeof(err)) < 0) {
 			fprintf(stderr, "relaywatch: %s\n", err);
 			rc = 1;
 		}
@@ -281,6 +383,7 @@ int main(int argc, char **argv)
 	if (stats)
 		write_stats(&r, d, &front, now_us());
 	dispatch_free(d);
+	ebpf_capture_close(r.ebpf);
 	output_set_flush(&r.outs);
 	output_set_close(&r.outs);
 	return rc;

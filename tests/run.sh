@@ -38,7 +38,7 @@ for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
 	run_suite "unit/$(basename "$t")" "$t"
 done
-for t in tests/*_test.sh; do
+for t in tests/*_test.sh tests/e2e_*.sh; do
 	[ -f "$t" ] || continue
 	run_suite "$(basename "$t" .sh)" bash "$t"
 done

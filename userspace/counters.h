@@ -39,7 +39,7 @@
 	X(FLOW_RST, "flow.closed.rst") \
 	X(FLOW_END_OF_INPUT, "flow.closed.end_of_input") \
 	X(FLOW_EVICT, "flow.evicted.table_full") \
-	X(FLOW_NO_PAYLOAD_SKIP, "flow.skipped.no_syn_no_payload") \
+	X(FLOW_NO_PAYLOAD_SKIP, "flow.skipped.packet_without_flow") \
 	/* reassembly */ \
 	X(RA_SEGMENTS, "reassembly.segments") \
 	X(RA_INORDER, "reassembly.in_order") \

@@ -729,6 +729,7 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 		}
 	}
 	ro = (struct reasm_out){ f, ra_data, ra_gap };
+	enum app_proto before = f->app.app;
 	if (f->app.app != APP_NONE) {
 		reasm_segment(&e->ra, &f->rd[dir], dir, p->seq, p->payload,
 			      p->payload_len, p->payload_missing,
@@ -746,6 +747,9 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 	size_t rb = pool_bytes(&e->ra.segs);
 	if (rb > e->reasm_peak)
 		e->reasm_peak = rb;
+	if (before == APP_UNKNOWN && f->app.app != APP_UNKNOWN &&
+	    f->app.app != APP_NONE && e->out.flow_inspect)
+		e->out.flow_inspect(e->out.arg, p, 1); /* found by content */
 	if (!f->bypassed && !app_wants_data(&f->app)) {
 		f->bypassed = 1;
 		if (e->out.flow_inspect)
