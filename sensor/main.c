@@ -50,7 +50,7 @@ static void usage(FILE *f)
 "      --smtps-ports LIST   implicit TLS SMTP, default 465\n"
 "      --http-proxy-ports LIST  default 3128,8080,8000,8118,8123,8888,80\n"
 "      --socks-ports LIST   default 1080,1081,9050\n"
-"      --max-flows N        flow table entries per worker (default 262144;\n"
+"      --max-flows N        flow table entries per worker (default 65536;\n"
 "                           when full the least recently active flow is\n"
 "                           closed and counted)\n"
 "      --max-parsers N      parser states per worker (default 16384)\n"

@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,7 +119,7 @@ void engine_config_default(struct engine_config *c)
 	c->n_http_proxy_ports = 7;
 	memcpy(c->socks_ports, socks, sizeof(socks));
 	c->n_socks_ports = 3;
-	c->max_flows = 262144;
+	c->max_flows = 65536;
 	c->max_parsers = 16384;
 	c->reasm_mem = 64u << 20;
 	c->reasm_dir_cap = 256u << 10;
@@ -491,6 +492,8 @@ static void app_feed(struct app_ctx *a, int dir, const uint8_t *d, size_t n,
 			a->app = APP_NONE;
 			return;
 		}
+		/* the buffers are written before they are read */
+		memset(a->det, 0, offsetof(struct detect, buf));
 	}
 	det = a->det;
 	room = a->e->cfg.detect_bytes - det->len[dir];
@@ -607,8 +610,15 @@ static void expire(struct engine *e, uint64_t now)
 	uint64_t to = (uint64_t)e->cfg.flow_timeout_s * 1000000;
 	struct flow_link *l;
 
-	while ((l = flow_coldest(&e->flows)) && now > l->last_ts + to)
-		flow_close(e, (struct eflow *)l, CLOSE_TIMEOUT);
+	/* the LRU order is exact to FLOW_LRU_GRAIN_US: look that far past
+	 * the first flow still active */
+	l = flow_coldest(&e->flows);
+	while (l && now > l->lru_ts + to) {
+		struct flow_link *next = flow_warmer(&e->flows, l);
+		if (now > l->last_ts + to)
+			flow_close(e, (struct eflow *)l, CLOSE_TIMEOUT);
+		l = next;
+	}
 }
 
 /* Which endpoint of the key is the client, for a flow seen first with
@@ -738,22 +748,24 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 			reasm_ack(&e->ra, &f->rd[!dir], !dir, p->ack, p->ts_us,
 				  &ro);
 		if (!app_wants_data(&f->app)) {
+			/* no parser needs more: drop buffered data, and tell
+			 * the capture (eBPF bypasses the flow in the kernel) */
 			reasm_release(&e->ra, &f->rd[0]);
 			reasm_release(&e->ra, &f->rd[1]);
+			if (!f->bypassed) {
+				f->bypassed = 1;
+				if (e->out.flow_inspect)
+					e->out.flow_inspect(e->out.arg, p, 0);
+			}
+		} else if (before == APP_UNKNOWN && f->app.app != APP_UNKNOWN &&
+			   e->out.flow_inspect) {
+			e->out.flow_inspect(e->out.arg, p, 1); /* by content */
 		}
+		size_t rb = pool_bytes(&e->ra.segs);
+		if (rb > e->reasm_peak)
+			e->reasm_peak = rb;
 	} else if (p->tcp_flags & TCP_FIN) {
 		f->rd[dir].fin = 1;
-	}
-	size_t rb = pool_bytes(&e->ra.segs);
-	if (rb > e->reasm_peak)
-		e->reasm_peak = rb;
-	if (before == APP_UNKNOWN && f->app.app != APP_UNKNOWN &&
-	    f->app.app != APP_NONE && e->out.flow_inspect)
-		e->out.flow_inspect(e->out.arg, p, 1); /* found by content */
-	if (!f->bypassed && !app_wants_data(&f->app)) {
-		f->bypassed = 1;
-		if (e->out.flow_inspect)
-			e->out.flow_inspect(e->out.arg, p, 0);
 	}
 	if (p->tcp_flags & TCP_FIN)
 		f->fin[dir] = 1;
@@ -812,6 +824,10 @@ struct engine *engine_new(const struct engine_config *cfg,
 		engine_free(e);
 		return NULL;
 	}
+	/* parsers' init() clears their own state (only state_size bytes of
+	 * the largest parser's slot); detection clears its header below */
+	e->parser_pool.no_zero = 1;
+	e->det_pool.no_zero = 1;
 	json_init(&e->j, e->jbuf, RECORD_BUF);
 	return e;
 }
@@ -844,6 +860,6 @@ void engine_mem(struct engine *e, struct engine_mem *m)
 	m->parsers_peak = e->parser_pool.peak;
 	m->reasm_bytes_peak = e->reasm_peak;
 	for (struct flow_link *l = flow_coldest(&e->flows); l;
-	     l = l->lru_prev == FLOW_NONE ? NULL : flow_at(&e->flows, l->lru_prev))
+	     l = flow_warmer(&e->flows, l))
 		m->flows_active++;
 }

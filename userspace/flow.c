@@ -64,7 +64,9 @@ int flow_table_init(struct flow_table *t, uint32_t max, size_t entry_size)
 	memset(t, 0, sizeof(*t));
 	if (!max || entry_size < sizeof(struct flow_link))
 		return -EINVAL;
-	while (nb < max * 2u && nb < (1u << 30))
+	/* about one bucket per entry: chains stay short at the cap, and the
+	 * bucket array (4 bytes each) stays small enough to live in cache */
+	while (nb < max && nb < (1u << 30))
 		nb <<= 1;
 	/* calloc: pages of entries never used are never touched */
 	t->entries = calloc(max, entry_size);
@@ -159,6 +161,7 @@ struct flow_link *flow_insert(struct flow_table *t, const struct flow_key *k,
 	f->hash = hash;
 	f->in_use = 1;
 	f->last_ts = ts;
+	f->lru_ts = ts;
 	b = hash & t->nbuckets_mask;
 	f->hnext = t->buckets[b];
 	t->buckets[b] = i;
@@ -184,8 +187,14 @@ void flow_remove(struct flow_table *t, struct flow_link *f)
 void flow_touch(struct flow_table *t, struct flow_link *f, uint64_t ts)
 {
 	f->last_ts = ts;
-	if (t->lru_head == idx_of(t, f))
+	/* Approximate LRU: relinking writes to two neighbour entries (cache
+	 * misses on a busy table), so a flow moves to the hot end at most
+	 * once per FLOW_LRU_GRAIN_US of packet time. The order is then exact
+	 * to that grain, which is all the idle timeout and the eviction
+	 * policy need. */
+	if (ts - f->lru_ts < FLOW_LRU_GRAIN_US || t->lru_head == idx_of(t, f))
 		return;
+	f->lru_ts = ts;
 	lru_unlink(t, f);
 	lru_push_head(t, f);
 }
@@ -193,4 +202,9 @@ void flow_touch(struct flow_table *t, struct flow_link *f, uint64_t ts)
 struct flow_link *flow_coldest(struct flow_table *t)
 {
 	return t->lru_tail == FLOW_NONE ? NULL : flow_at(t, t->lru_tail);
+}
+
+struct flow_link *flow_warmer(struct flow_table *t, struct flow_link *f)
+{
+	return f->lru_prev == FLOW_NONE ? NULL : flow_at(t, f->lru_prev);
 }

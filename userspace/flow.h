@@ -29,6 +29,7 @@ struct flow_key {
 };
 
 #define FLOW_NONE UINT32_MAX
+#define FLOW_LRU_GRAIN_US 1000000ull
 
 /* Link part of a flow, owned by the table; the engine embeds it first in
  * its own per-flow struct (see engine.c). */
@@ -38,6 +39,7 @@ struct flow_link {
 	uint32_t hnext;
 	uint32_t lru_prev, lru_next;
 	uint64_t last_ts;
+	uint64_t lru_ts;        /* when last moved to the hot end */
 	uint8_t in_use;
 };
 
@@ -78,5 +80,7 @@ void flow_remove(struct flow_table *t, struct flow_link *f);
 void flow_touch(struct flow_table *t, struct flow_link *f, uint64_t ts);
 /* the least recently active flow, or NULL */
 struct flow_link *flow_coldest(struct flow_table *t);
+/* the next flow towards the hot end, or NULL */
+struct flow_link *flow_warmer(struct flow_table *t, struct flow_link *f);
 
 #endif

@@ -83,6 +83,20 @@ int json_escape(char *out, size_t cap, const void *src, size_t n)
 
 	for (size_t i = 0; i < n;) {
 		char tmp[8];
+		size_t run = i;
+
+		/* fast path: a run of printable ASCII that needs no escape */
+		while (run < n && s[run] >= 0x20 && s[run] < 0x7f &&
+		       s[run] != '"' && s[run] != '\\')
+			run++;
+		if (run > i) {
+			if (o + (run - i) + 1 > cap)
+				return -1;
+			memcpy(out + o, s + i, run - i);
+			o += run - i;
+			i = run;
+			continue;
+		}
 		size_t tl = 0, adv = 1;
 		uint8_t c = s[i];
 
@@ -195,10 +209,14 @@ void json_str(struct json *j, const char *key, const char *s)
 void json_u64(struct json *j, const char *key, uint64_t v)
 {
 	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+	int i = sizeof(tmp);
 
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
 	member(j, key);
-	put(j, tmp, (size_t)n);
+	put(j, tmp + i, sizeof(tmp) - (size_t)i);
 }
 
 void json_i64(struct json *j, const char *key, int64_t v)

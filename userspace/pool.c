@@ -58,7 +58,8 @@ void *pool_get(struct pool *p)
 		return NULL;
 	o = p->free_list;
 	p->free_list = *o;
-	memset(o, 0, p->obj_size);
+	if (!p->no_zero)
+		memset(o, 0, p->obj_size);
 	if (++p->in_use > p->peak)
 		p->peak = p->in_use;
 	return o;

@@ -21,10 +21,13 @@ struct pool {
 	void *free_list;
 	void **slabs;
 	size_t n_slabs, cap_slabs;
+	int no_zero;         /* pool_get skips zeroing: the owner initializes
+	                      * every object it takes (large parser states) */
 };
 
 int pool_init(struct pool *p, size_t obj_size, size_t max_objs);
-/* returns zeroed memory or NULL when the cap is reached (or out of memory) */
+/* returns zeroed memory (unless no_zero) or NULL when the cap is reached
+ * (or out of memory) */
 void *pool_get(struct pool *p);
 void pool_put(struct pool *p, void *obj);
 void pool_destroy(struct pool *p);

@@ -192,6 +192,80 @@ static uint64_t hash_rev_ci(const char *p, size_t n)
 }
 
 /* ------------------------------------------------------------------ */
+/* name -> index map (set names, rule ids): load time must stay linear in
+ * the file size even for hostile files */
+
+struct namemap {
+	const char **names;  /* borrowed */
+	int *idx;
+	uint32_t cap, n;     /* cap: power of two or 0 */
+};
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (; *s; s++) {
+		h ^= (uint8_t)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static int namemap_get(const struct namemap *m, const char *name)
+{
+	if (!m->cap)
+		return -1;
+	for (uint32_t j = (uint32_t)name_hash(name) & (m->cap - 1);;
+	     j = (j + 1) & (m->cap - 1)) {
+		if (!m->names[j])
+			return -1;
+		if (!strcmp(m->names[j], name))
+			return m->idx[j];
+	}
+}
+
+/* 0, -EEXIST (the existing index in *old), -ENOMEM */
+static int namemap_put(struct namemap *m, const char *name, int idx, int *old)
+{
+	if ((m->n + 1) * 2 > m->cap) {
+		uint32_t nc = m->cap ? m->cap * 2 : 64;
+		struct namemap nm = { calloc(nc, sizeof(char *)),
+				      calloc(nc, sizeof(int)), nc, 0 };
+		if (!nm.names || !nm.idx) {
+			free(nm.names);
+			free(nm.idx);
+			return -ENOMEM;
+		}
+		for (uint32_t i = 0; i < m->cap; i++)
+			if (m->names[i])
+				namemap_put(&nm, m->names[i], m->idx[i], NULL);
+		free(m->names);
+		free(m->idx);
+		*m = nm;
+	}
+	uint32_t j = (uint32_t)name_hash(name) & (m->cap - 1);
+	while (m->names[j]) {
+		if (!strcmp(m->names[j], name)) {
+			if (old)
+				*old = m->idx[j];
+			return -EEXIST;
+		}
+		j = (j + 1) & (m->cap - 1);
+	}
+	m->names[j] = name;
+	m->idx[j] = idx;
+	m->n++;
+	return 0;
+}
+
+static void namemap_free(struct namemap *m)
+{
+	free(m->names);
+	free(m->idx);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ------------------------------------------------------------------ */
 /* sets */
 
 struct setb {
@@ -961,6 +1035,7 @@ struct build {
 	int naux, capaux;
 	struct setb **sets;    /* named */
 	int nsets, capsets;
+	struct namemap setmap; /* name -> index in sets */
 	struct setb **anon;    /* literal lists */
 	int nanon, capanon;
 	struct set_ref *refs;
@@ -1209,7 +1284,9 @@ static enum set_kind kind_for_field(int f)
 
 static int stmt_index(struct token *t);
 
-/* "[" item, ... "]" into b; items are words or strings */
+/* "[" item, ... "]" into b; items are words or strings. Returns 0, -2 when
+ * some items were bad but the list is well-formed (parsing can go on: the
+ * errors are reported, the load fails anyway), -1 on a syntax error. */
 static int parse_items(struct parser *p, struct setb *s)
 {
 	if (expect(p, TK_LBRACK, "'['"))
@@ -1244,7 +1321,7 @@ static int parse_items(struct parser *p, struct setb *s)
 		if (r) {
 			char b[64];
 			perr(p, "%s: %s", tok_desc(t, b, sizeof(b)), why);
-			rc = -1;  /* keep going: report every bad item */
+			rc = -2;  /* keep going: report every bad item */
 		}
 		advance(p);
 		t = peek(p);
@@ -1340,6 +1417,8 @@ static int32_t parse_pred(struct parser *p)
 		return -1;
 	struct token ot = *peek(p);
 	int32_t e;
+	if (ot.t == TK_ERR)
+		return -1;  /* the lexer said what is wrong */
 	if (ot.t == TK_EQ || ot.t == TK_NE) {
 		advance(p);
 		if ((e = new_expr(p, EX_EQ, &ft)) < 0)
@@ -1418,7 +1497,7 @@ static int32_t parse_pred(struct parser *p)
 		}
 		*slot = s;
 		p->b->rs->exprs[e].set = &s->s;
-		if (parse_items(p, s))
+		if (parse_items(p, s) == -1)
 			return -1;
 		return e;
 	}
@@ -1448,7 +1527,11 @@ static int32_t parse_pred(struct parser *p)
 			if (!re) {
 				PCRE2_UCHAR m[256];
 				pcre2_get_error_message(ec, m, sizeof(m));
-				perr_at(p, t, "bad regular expression at offset %zu: %s",
+				/* point at the offending character (exact
+				 * unless the pattern holds an escaped '/') */
+				struct token at = *t;
+				at.col += 1 + (uint32_t)eo;
+				perr_at(p, &at, "bad regular expression at offset %zu: %s",
 					(size_t)eo, (char *)m);
 				advance(p);
 				return -1;
@@ -2019,10 +2102,23 @@ static void parse_rule(struct parser *p)
 
 static struct setb *find_set(struct build *B, const char *name)
 {
-	for (int i = 0; i < B->nsets; i++)
-		if (!strcmp(B->sets[i]->s.name, name))
-			return B->sets[i];
-	return NULL;
+	int i = namemap_get(&B->setmap, name);
+	return i < 0 ? NULL : B->sets[i];
+}
+
+/* append a named set; 0 or -ENOMEM (B->nomem set) */
+static int add_set(struct build *B, struct setb *s)
+{
+	struct setb **slot = vec_push(&B->sets, &B->nsets, &B->capsets,
+				      sizeof(*slot));
+	if (!slot || namemap_put(&B->setmap, s->s.name, B->nsets - 1, NULL)) {
+		if (slot)
+			B->nsets--;
+		B->nomem = 1;
+		return -ENOMEM;
+	}
+	*slot = s;
+	return 0;
 }
 
 static const struct { const char *w; enum set_kind k; } kinds[] = {
@@ -2095,14 +2191,10 @@ static void parse_set(struct parser *p)
 		setb_free(n);
 		return;
 	}
-	struct setb **slot = vec_push(&B->sets, &B->nsets, &B->capsets,
-				      sizeof(*slot));
-	if (!slot) {
+	if (add_set(B, n)) {
 		setb_free(n);
-		B->nomem = 1;
 		return;
 	}
-	*slot = n;
 	n->file = p->lx.file;
 	n->line = nt.line;
 	n->col = nt.col;
@@ -2343,6 +2435,12 @@ static int kind_fits(enum set_kind k, int field)
 	}
 }
 
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+	return a < b ? -1 : a > b;
+}
+
 static uint64_t spec_id(uint32_t a, uint32_t b)
 {
 	uint64_t x = (uint64_t)a << 32 | b;
@@ -2390,35 +2488,60 @@ static void finalize(struct build *B)
 		}
 		e->set = &s->s;
 	}
-	/* unique ids and sids */
+	/* unique ids (hash) and sids (sort): linear-ish for any file */
+	struct namemap ids = { 0 };
 	for (int i = 0; i < rs->nrules; i++) {
-		for (int j = 0; j < i; j++) {
-			if (!strcmp(rs->rules[i].id, rs->rules[j].id))
-				diag_at(B->d, rs->rules[i].file, rs->rules[i].line,
-					B->aux[i].col,
-					"duplicate rule id '%s' (first at %s:%u)",
-					rs->rules[i].id, rs->rules[j].file,
-					rs->rules[j].line);
-			else if (rs->rules[i].sid && rs->rules[i].sid == rs->rules[j].sid)
-				diag_at(B->d, rs->rules[i].file, rs->rules[i].line,
-					B->aux[i].col,
-					"duplicate sid %u in rule '%s' (also rule '%s' at %s:%u)",
-					rs->rules[i].sid, rs->rules[i].id,
-					rs->rules[j].id, rs->rules[j].file,
-					rs->rules[j].line);
+		int first = -1;
+		int rc = namemap_put(&ids, rs->rules[i].id, i, &first);
+		if (rc == -ENOMEM) {
+			B->nomem = 1;
+			namemap_free(&ids);
+			return;
 		}
+		if (rc == -EEXIST)
+			diag_at(B->d, rs->rules[i].file, rs->rules[i].line,
+				B->aux[i].col,
+				"duplicate rule id '%s' (first at %s:%u)",
+				rs->rules[i].id, rs->rules[first].file,
+				rs->rules[first].line);
 	}
+	uint64_t *bysid = malloc(sizeof(uint64_t) * (size_t)(rs->nrules + 1));
+	if (!bysid) {
+		B->nomem = 1;
+		namemap_free(&ids);
+		return;
+	}
+	for (int i = 0; i < rs->nrules; i++)
+		bysid[i] = (uint64_t)rs->rules[i].sid << 32 | (uint32_t)i;
+	qsort(bysid, (size_t)rs->nrules, sizeof(uint64_t), cmp_u64);
+	int first = 0;  /* lowest rule index of the current sid group */
+	for (int k = 0; k < rs->nrules; k++) {
+		uint32_t sid = (uint32_t)(bysid[k] >> 32);
+		int j = (int)(uint32_t)bysid[k];
+		if (k == 0 || sid != (uint32_t)(bysid[k - 1] >> 32)) {
+			first = j;
+			continue;
+		}
+		if (!sid)
+			continue;  /* "no sid" is reported per rule */
+		diag_at(B->d, rs->rules[j].file, rs->rules[j].line, B->aux[j].col,
+			"duplicate sid %u in rule '%s' (also rule '%s' at %s:%u)",
+			sid, rs->rules[j].id, rs->rules[first].id,
+			rs->rules[first].file, rs->rules[first].line);
+	}
+	free(bysid);
 	/* correlation specs */
 	if (B->nafters) {
 		rs->specs = calloc((size_t)B->nafters, sizeof(*rs->specs));
 		if (!rs->specs) {
 			B->nomem = 1;
+			namemap_free(&ids);
 			return;
 		}
 	}
 	for (int i = 0; i < B->nafters; i++) {
 		struct after_ref *a = &B->afters[i];
-		int ai = ruleset_find(rs, a->name);
+		int ai = namemap_get(&ids, a->name);
 		if (ai < 0) {
 			diag_at(B->d, a->file, a->line, a->col,
 				"'after' names unknown rule '%s'", a->name);
@@ -2452,6 +2575,7 @@ static void finalize(struct build *B)
 		int *rem = arena_alloc(ar, sizeof(int) * (size_t)(ra->nremember + 1));
 		if (!rem) {
 			B->nomem = 1;
+			namemap_free(&ids);
 			return;
 		}
 		if (ra->nremember)
@@ -2460,6 +2584,7 @@ static void finalize(struct build *B)
 		ra->remember = rem;
 		rs->nspecs++;
 	}
+	namemap_free(&ids);
 	/* trigger index: pass rules first (they decide whether the others
 	 * run), then the file order */
 	for (int t = 0; t < TRIG__COUNT; t++) {
@@ -2526,6 +2651,7 @@ static void build_free(struct build *B)
 	for (int i = 0; i < B->nsets; i++)
 		setb_free(B->sets[i]);
 	free(B->sets);
+	namemap_free(&B->setmap);
 	free(B->refs);
 	free(B->afters);
 	free(B->anon); /* the anonymous sets themselves: see ruleset_load_sources */
@@ -2550,14 +2676,11 @@ struct ruleset *ruleset_load_sources(const struct rule_source *src, int n,
 	struct arena **ar = &B.rs->arena;
 	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
 		struct setb *s = new_setb(&B, builtins[i].name, builtins[i].kind);
-		struct setb **slot = s ? vec_push(&B.sets, &B.nsets, &B.capsets,
-						  sizeof(*slot)) : NULL;
-		if (!slot) {
+		if (!s || add_set(&B, s)) {
 			setb_free(s);
 			B.nomem = 1;
 			break;
 		}
-		*slot = s;
 		s->builtin = 1;
 		s->file = "(built-in)";
 		set_fill_text(&B, ar, s, builtins[i].defaults, "(built-in)", 0, 1);
@@ -2690,8 +2813,8 @@ struct ruleset *ruleset_load(const char *path, const struct rule_vars *vars,
 	if (!src)
 		failed = 1;
 	for (int i = 0; i < nn && !failed; i++) {
-		char *text;
-		size_t len;
+		char *text = NULL;
+		size_t len = 0;
 		int rc = read_file(names[i], &text, &len);
 		if (rc) {
 			diag_at(d, names[i], 0, 0, "cannot read: %s%s",
@@ -2722,4 +2845,20 @@ struct ruleset *ruleset_load(const char *path, const struct rule_vars *vars,
 		free(names[i]);
 	free(names);
 	return rs;
+}
+
+int rules_check(const char *path, const struct rule_vars *vars, FILE *out)
+{
+	struct rule_diags d = { 0 };
+	struct ruleset *rs = ruleset_load(path, vars, &d);
+	rule_diags_print(&d, out);
+	if (rs)
+		fprintf(out, "%s: %d rules OK (%d warnings)\n", path, rs->nrules,
+			d.nwarnings);
+	else
+		fprintf(out, "%s: %d errors, nothing loaded\n", path, d.nerrors);
+	rule_diags_free(&d);
+	int rc = rs ? 0 : 1;
+	ruleset_unref(rs);
+	return rc;
 }

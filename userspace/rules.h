@@ -264,6 +264,9 @@ struct ruleset *ruleset_load(const char *path, const struct rule_vars *vars,
 struct ruleset *ruleset_load_sources(const struct rule_source *src, int n,
 				     const struct rule_vars *vars,
 				     struct rule_diags *d);
+/* --check-rules: load, print every diagnostic and a summary line to out;
+ * returns the exit status (0 loaded, 1 errors) */
+int rules_check(const char *path, const struct rule_vars *vars, FILE *out);
 struct ruleset *ruleset_ref(struct ruleset *rs);
 void ruleset_unref(struct ruleset *rs);
 /* by string id; -ENOENT */

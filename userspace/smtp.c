@@ -200,13 +200,14 @@ static void slot_flush(struct smtp_state *s, int i)
 
 /* The client has finished the current transaction (end of message, RSET,
  * new MAIL, QUIT, HELO): record it now if nothing is owed to it, else park
- * it until its last reply and take the other slot. */
+ * it until its last reply. Later commands go to the other slot if it is
+ * free; if not, the switch waits for the next transaction (tx_start). */
 static void tx_close(struct smtp_state *s)
 {
 	int c = s->cur, o = !c;
 	struct smtp_slot *sl = &s->slot[c];
 
-	if (!sl->tx.started)
+	if (!sl->tx.started || sl->closing)
 		return;
 	if (sl->npending == 0) {
 		record_emit(s, c);
@@ -214,16 +215,22 @@ static void tx_close(struct smtp_state *s)
 		return;
 	}
 	sl->closing = 1;
-	if (s->slot[o].tx.started)
-		slot_flush(s, o);	/* a third transaction in flight */
-	slot_reset(s, o);
-	s->cur = (uint8_t)o;
+	if (!s->slot[o].tx.started)
+		s->cur = (uint8_t)o;
 }
 
 static struct smtp_tx *tx_start(struct smtp_state *s)
 {
 	struct smtp_slot *sl = &s->slot[s->cur];
 
+	if (sl->closing) {
+		int o = !s->cur;
+
+		if (s->slot[o].tx.started)
+			slot_flush(s, o);	/* a third transaction in flight */
+		s->cur = (uint8_t)o;
+		sl = &s->slot[o];
+	}
 	if (!sl->tx.started) {
 		sl->tx.started = 1;
 		sl->in_use = 1;
@@ -253,7 +260,13 @@ static void session_finish(struct smtp_state *s)
 	slot_reset(s, c);
 }
 
-/* ---- pending queue ----------------------------------------------------- */
+/* ---- pending queue -----------------------------------------------------
+ *
+ * Entries of MAIL, RCPT, DATA, end of data and BDAT name their transaction
+ * slot (its record waits for their replies); the others (HELO, AUTH, RSET,
+ * QUIT...) are session commands: their replies are reported on whatever
+ * transaction is current when they arrive. */
+#define SLOT_SESSION 0xff
 
 static void pend_push(struct smtp_state *s, int slot, enum smtp_verb v,
 		      int rcpt, int bdat_last)
@@ -263,8 +276,8 @@ static void pend_push(struct smtp_state *s, int slot, enum smtp_verb v,
 	/* once past the cap, later commands queue behind the lost ones */
 	if (s->pend_overflow || s->pend_n >= SMTP_PENDING_MAX) {
 		s->pend_overflow++;
-		anom(s, &s->slot[slot].tx, SMTP_ANOM_PENDING_CAP,
-		     CTR_SMTP_PENDING_CAP);
+		anom(s, slot == SLOT_SESSION ? cur_tx(s) : &s->slot[slot].tx,
+		     SMTP_ANOM_PENDING_CAP, CTR_SMTP_PENDING_CAP);
 		return;
 	}
 	p = &s->pend[(s->pend_head + s->pend_n) % SMTP_PENDING_MAX];
@@ -272,8 +285,11 @@ static void pend_push(struct smtp_state *s, int slot, enum smtp_verb v,
 	p->slot = (uint8_t)slot;
 	p->bdat_last = (uint8_t)bdat_last;
 	p->rcpt = (int16_t)rcpt;
-	p->gen = s->slot[slot].gen;
-	s->slot[slot].npending++;
+	p->gen = 0;
+	if (slot != SLOT_SESSION) {
+		p->gen = s->slot[slot].gen;
+		s->slot[slot].npending++;
+	}
 	s->pend_n++;
 }
 
@@ -285,6 +301,8 @@ static int pend_pop(struct smtp_state *s, struct smtp_pending *out)
 		*out = s->pend[s->pend_head];
 		s->pend_head = (uint16_t)((s->pend_head + 1) % SMTP_PENDING_MAX);
 		s->pend_n--;
+		if (out->slot == SLOT_SESSION)
+			return 1;
 		if (s->slot[out->slot].gen != out->gen)
 			return 0;
 		s->slot[out->slot].npending--;
@@ -478,9 +496,9 @@ static void body_end(struct smtp_state *s, int term)
 
 	s->cli_mode = SMTP_CLI_CMD;
 	if (!term) {
+		/* the client sends its next command only after this reply, so
+		 * its next byte starts a line: no resync needed */
 		anom(s, tx, SMTP_ANOM_DATA_UNTERM, CTR_SMTP_DATA_UNTERM);
-		if (s->body_line)	/* mid-line: the next LF starts a line */
-			s->line[DIR_TO_SERVER].resync = 1;
 	} else {
 		tx->data.complete = 1;
 	}
@@ -511,12 +529,13 @@ static void auth_data_line(struct smtp_state *s, const char *l, size_t n)
 	struct smtp_auth *a = &s->sess.auth;
 
 	s->auth_exchange = 0;
+	s->wipe_line = 1;	/* a credential: wipe it from the line buffer */
 	if (s->auth_login_user)
 		b64_user(l, n, 0, a->user, sizeof(a->user));
 	else if (s->auth_plain_user)
 		b64_user(l, n, 1, a->user, sizeof(a->user));
 	s->auth_login_user = s->auth_plain_user = 0;
-	pend_push(s, s->cur, SMTP_CMD_AUTH_DATA, -1, 0);
+	pend_push(s, SLOT_SESSION, SMTP_CMD_AUTH_DATA, -1, 0);
 	/* the line is a credential: the event carries no argument */
 	cmd_event(s, tx, SMTP_CMD_AUTH_DATA, "", "", 0, -1);
 }
@@ -549,6 +568,8 @@ static void cmd_auth(struct smtp_state *s, struct smtp_tx *tx,
 	if (ml == 0)
 		anom(s, tx, SMTP_ANOM_CMD_SYNTAX, CTR_SMTP_CMD_SYNTAX);
 	s->auth_login_user = s->auth_plain_user = 0;
+	if (i > rs)
+		s->wipe_line = 1;	/* an initial response */
 	if (strcmp(a->mechanism, "PLAIN") == 0) {
 		if (i > rs)
 			b64_user(arg + rs, i - rs, 1, a->user, sizeof(a->user));
@@ -561,7 +582,7 @@ static void cmd_auth(struct smtp_state *s, struct smtp_tx *tx,
 			s->auth_login_user = 1;
 	}
 	s->session_dirty = 1;
-	pend_push(s, s->cur, SMTP_CMD_AUTH, -1, 0);
+	pend_push(s, SLOT_SESSION, SMTP_CMD_AUTH, -1, 0);
 	/* never the initial response: it may hold the password */
 	cmd_event(s, tx, SMTP_CMD_AUTH, "AUTH", a->mechanism,
 		  strlen(a->mechanism), -1);
@@ -588,7 +609,7 @@ static void cmd_mail(struct smtp_state *s, const char *arg, size_t n)
 	field_set(s, tx, tx->mail_from, sizeof(tx->mail_from), ad, al);
 	field_set(s, tx, tx->mail_params, sizeof(tx->mail_params), pa, pl);
 	pend_push(s, s->cur, SMTP_CMD_MAIL, -1, 0);
-	cmd_event(s, tx, SMTP_CMD_MAIL, "MAIL", arg, n, -1);
+	cmd_event(s, tx, SMTP_CMD_MAIL, "MAIL", ad, al, -1);
 }
 
 static void cmd_rcpt(struct smtp_state *s, const char *arg, size_t n)
@@ -613,7 +634,8 @@ static void cmd_rcpt(struct smtp_state *s, const char *arg, size_t n)
 		anom(s, tx, SMTP_ANOM_RCPT_CAP, CTR_SMTP_RCPT_CAP);
 	}
 	pend_push(s, s->cur, SMTP_CMD_RCPT, idx, 0);
-	cmd_event(s, tx, SMTP_CMD_RCPT, "RCPT", arg, n, idx);
+	/* the address even past the recipients cap: rules see it here */
+	cmd_event(s, tx, SMTP_CMD_RCPT, "RCPT", ad, al, idx);
 }
 
 /* decimal size, saturating; -1 if no digits */
@@ -705,7 +727,7 @@ static void cli_line(struct smtp_state *s, const char *l, size_t n)
 		field_set(s, tx, s->sess.helo, sizeof(s->sess.helo), arg, al);
 		field_cpy(s->sess.helo_verb, sizeof(s->sess.helo_verb), vb);
 		s->sess.helo_code = 0;
-		pend_push(s, s->cur, v, -1, 0);
+		pend_push(s, SLOT_SESSION, v, -1, 0);
 		cmd_event(s, tx, v, vb, arg, al, -1);
 		return;
 	case SMTP_CMD_MAIL:
@@ -745,7 +767,7 @@ static void cli_line(struct smtp_state *s, const char *l, size_t n)
 	default:
 		break;
 	}
-	pend_push(s, s->cur, v, -1, 0);
+	pend_push(s, SLOT_SESSION, v, -1, 0);
 	cmd_event(s, tx, v, vb, arg, al, -1);
 }
 
@@ -807,6 +829,10 @@ static size_t line_feed(struct smtp_state *s, int dir, const uint8_t *d,
 		cli_line(s, ln->buf, len);
 	else
 		srv_line(s, ln->buf, len);
+	if (s->wipe_line) {
+		explicit_bzero(ln->buf, sizeof(ln->buf));
+		s->wipe_line = 0;
+	}
 	return take;
 }
 
@@ -833,7 +859,7 @@ static size_t body_feed(struct smtp_state *s, const uint8_t *d, size_t n)
 						!s->body_cr))
 			s->body_dot = s->body_cr = 0;
 		s->body_last_cr = d[body - 1] == '\r';
-		s->body_line += (uint32_t)body;
+		s->body_line += body;
 	}
 	if (!lf)
 		return take;
@@ -996,7 +1022,8 @@ static void rebuild_arg(struct smtp_state *s, struct smtp_tx *tx,
 
 static void reply_paired(struct smtp_state *s, const struct smtp_pending *p)
 {
-	struct smtp_slot *sl = &s->slot[p->slot];
+	int si = p->slot == SLOT_SESSION ? s->cur : p->slot;
+	struct smtp_slot *sl = &s->slot[si];
 	struct smtp_tx *tx = &sl->tx;
 	const struct smtp_reply *r = &s->rep;
 	int ok = r->code >= 200 && r->code < 300;
@@ -1038,7 +1065,7 @@ static void reply_paired(struct smtp_state *s, const struct smtp_pending *p)
 	case SMTP_CMD_DATA:
 		reply_to_tx_data(tx, r);
 		if (r->code == 354 && s->cli_mode == SMTP_CLI_CMD)
-			enter_body(s, p->slot);
+			enter_body(s, si);
 		break;
 	case SMTP_CMD_DATA_END:
 	case SMTP_CMD_BDAT:
@@ -1077,8 +1104,8 @@ static void reply_paired(struct smtp_state *s, const struct smtp_pending *p)
 	}
 	emit(s, EV_SMTP_REPLY, tx);
 	if (sl->closing && !sl->npending && tx->started) {
-		record_emit(s, p->slot);
-		slot_reset(s, p->slot);
+		record_emit(s, si);
+		slot_reset(s, si);
 	}
 	if (finish) {
 		if (s->sess.tls == SMTP_TLS_STARTTLS) {

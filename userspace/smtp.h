@@ -124,9 +124,12 @@ struct smtp_cmd {
 	enum smtp_verb verb;
 	char name[SMTP_VERB_MAX];  /* verb as sent, upper-cased ("." for
 	                            * DATA_END, "" for AUTH_DATA) */
-	/* EV_SMTP_COMMAND: the argument (AUTH: the mechanism only, never the
-	 * initial response; AUTH_DATA: empty). EV_SMTP_REPLY: rebuilt from the
-	 * tx (MAIL/RCPT address, HELO name, AUTH mechanism), else empty. */
+	/* EV_SMTP_COMMAND: MAIL/RCPT: the address without <> (parameters are
+	 * in mail_params); AUTH: the mechanism only, never the initial
+	 * response; AUTH_DATA: empty; others: the argument as sent.
+	 * EV_SMTP_REPLY: rebuilt from what the tx keeps (MAIL/RCPT address,
+	 * HELO name, AUTH mechanism), else empty; a RCPT past SMTP_RCPT_MAX
+	 * has no address in its reply event (its command event had it). */
 	char arg[SMTP_ARG_MAX];
 	int rcpt;                  /* RCPT: index in recipients[], -1 if none
 	                            * (over the cap or not a RCPT) */
@@ -268,7 +271,7 @@ struct smtp_state {
 	uint8_t body_slot;         /* slot whose DATA got 354 */
 	uint8_t chunk_last;        /* the chunk being skipped is BDAT LAST */
 	uint8_t implicit_tls;
-	uint32_t body_line;        /* body: bytes in the current line */
+	uint64_t body_line;        /* body: bytes in the current line */
 	enum smtp_cli_mode cli_mode;
 	uint64_t chunk_left;
 	/* reply assembly (multi-line) */
@@ -276,6 +279,7 @@ struct smtp_state {
 	uint8_t rep_open;          /* a "ddd-" line was seen */
 	uint8_t rep_trunc;         /* reply text truncation counted */
 	uint8_t ended;             /* ops->end() ran */
+	uint8_t wipe_line;         /* the line held a credential: zero it */
 	/* pending queue (ring) */
 	struct smtp_pending pend[SMTP_PENDING_MAX];
 	uint16_t pend_head, pend_n;

@@ -432,8 +432,10 @@ static int msg_start(struct socks_state *s, int dir, uint8_t c)
 
 	if (dir == DIR_TO_SERVER) {
 		if (!s->tx_open) {
+			if (c != 4 && c != 5)
+				return SM_NONE; /* not SOCKS: no attempt to record */
 			attempt_begin(s);
-			return c == 5 ? SM_GREET : c == 4 ? SM_REQ4 : SM_NONE;
+			return c == 5 ? SM_GREET : SM_REQ4;
 		}
 		if (tx->version != 5 || tx->req_seen)
 			return SM_NONE;
