@@ -73,6 +73,7 @@ static const char *const anomaly_names[SMTP_ANOM__COUNT] = {
 	"command_syntax",
 	"unanswered",
 	"data_unterminated",
+	"starttls_pipelined",
 };
 
 const char *smtp_verb_name(enum smtp_verb v)
@@ -1091,9 +1092,17 @@ static void reply_paired(struct smtp_state *s, const struct smtp_pending *p)
 		break;
 	case SMTP_CMD_STARTTLS:
 		if (r->code == 220) {
+			const struct smtp_line *cl = &s->line[DIR_TO_SERVER];
+
 			s->sess.tls = SMTP_TLS_STARTTLS;
 			ctr_inc(s->ctr, CTR_SMTP_TLS);
 			finish = 1;
+			/* the client did not wait for the 220: what it sent
+			 * in clear text may be taken as if sent inside TLS */
+			if (s->pend_n || s->pend_overflow || cl->len ||
+			    cl->too_long)
+				anom(s, tx, SMTP_ANOM_TLS_PIPELINED,
+				     CTR_SMTP_OUT_OF_SEQ);
 		}
 		break;
 	case SMTP_CMD_QUIT:

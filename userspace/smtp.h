@@ -11,9 +11,11 @@
  *   EV_SMTP_RECORD   a transaction is finished (see "records" below)
  *
  * Every event passes a const struct smtp_tx *: the transaction the
- * command/reply belongs to, with last_cmd / last_reply describing the
- * trigger. tx->session (session-level facts: greeting, HELO, AUTH, TLS) is
- * valid, like the tx itself, only during the event call.
+ * command/reply belongs to (MAIL, RCPT, DATA, end of data, BDAT), or the
+ * current one for session commands (HELO, AUTH, RSET, QUIT, NOOP...), with
+ * last_cmd / last_reply describing the trigger. tx->session (session-level
+ * facts: greeting, HELO, AUTH, TLS) is valid, like the tx itself, only
+ * during the event call.
  *
  * Records. A transaction starts at MAIL (or at RCPT/DATA/BDAT without MAIL:
  * out of sequence, flagged, but followed since the server may accept it)
@@ -29,7 +31,8 @@
  * with tls "implicit" at end of flow.
  *
  * Memory: the whole state is struct smtp_state (fixed size, no pointers
- * kept across calls, no malloc); its size is SMTP_STATE_SIZE (~23 KB).
+ * kept across calls, no malloc); its size is SMTP_STATE_SIZE (24384
+ * bytes on x86-64, < 24 KiB: a unit test checks it).
  * Caps, each with a counter and a record flag:
  *   SMTP_LINE_MAX      a command/reply line; longer lines keep their first
  *                      SMTP_LINE_MAX - 1 bytes, the rest up to LF is
@@ -111,7 +114,10 @@ enum smtp_anomaly {
 	SMTP_ANOM_CMD_SYNTAX     = 1u << 11, /* e.g. MAIL without FROM:, BDAT n? */
 	SMTP_ANOM_UNANSWERED     = 1u << 12, /* record flushed with replies owed */
 	SMTP_ANOM_DATA_UNTERM    = 1u << 13, /* message end not seen */
-	SMTP_ANOM__COUNT         = 14
+	SMTP_ANOM_TLS_PIPELINED  = 1u << 14, /* plaintext sent after STARTTLS
+	                                      * before its 220 (command
+	                                      * injection, CVE-2011-0411) */
+	SMTP_ANOM__COUNT         = 15
 };
 
 enum smtp_tls {
