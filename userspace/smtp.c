@@ -661,9 +661,6 @@ static void cmd_bdat(struct smtp_state *s, const char *arg, size_t n)
 	uint64_t size;
 	int last = 0, bad;
 
-	if (!tx->has_mail)
-		anom(s, tx, SMTP_ANOM_OUT_OF_SEQ, CTR_SMTP_OUT_OF_SEQ);
-	tx = tx_start(s);
 	while (i < n && is_sp(arg[i]))
 		i++;
 	bad = parse_u64(arg, n, &i, &size);
@@ -675,8 +672,23 @@ static void cmd_bdat(struct smtp_state *s, const char *arg, size_t n)
 		else
 			bad = -1;
 	}
-	if (bad)
+	if (!tx->has_mail)
+		anom(s, tx, SMTP_ANOM_OUT_OF_SEQ, CTR_SMTP_OUT_OF_SEQ);
+	/* a malformed BDAT outside a transaction starts none (the server
+	 * refuses it); a well-formed one is followed as the server may */
+	if (!bad || tx->has_mail)
+		tx = tx_start(s);
+	if (bad) {
+		/* A server cannot know how many bytes follow a malformed
+		 * BDAT either: it answers 501 and reads the next line as a
+		 * command. So do we: no chunk mode. */
 		anom(s, tx, SMTP_ANOM_CMD_SYNTAX, CTR_SMTP_CMD_SYNTAX);
+		tx->data.command = SMTP_DATA_BDAT;
+		tx->data.chunks++;
+		pend_push(s, s->cur, SMTP_CMD_BDAT, -1, 0);
+		cmd_event(s, tx, SMTP_CMD_BDAT, "BDAT", arg, n, -1);
+		return;
+	}
 	tx->data.command = SMTP_DATA_BDAT;
 	tx->data.chunks++;
 	pend_push(s, s->cur, SMTP_CMD_BDAT, -1, last);
@@ -723,9 +735,16 @@ static void cli_line(struct smtp_state *s, const char *l, size_t n)
 	case SMTP_CMD_HELO:
 	case SMTP_CMD_EHLO:
 	case SMTP_CMD_LHLO:
-		tx_close(s);	/* HELO/EHLO resets any transaction */
-		tx = cur_tx(s);
-		field_set(s, tx, s->sess.helo, sizeof(s->sess.helo), arg, al);
+		/* HELO/EHLO resets the transaction only once the server
+		 * accepts it (see reply_paired): a refused "ehlo" leaves the
+		 * envelope in force, and splitting the record there would let
+		 * one bad line separate a sender from its recipients. A bare
+		 * verb does not overwrite the name already given. */
+		if (al)
+			field_set(s, tx, s->sess.helo, sizeof(s->sess.helo),
+				  arg, al);
+		else
+			anom(s, tx, SMTP_ANOM_CMD_SYNTAX, CTR_SMTP_CMD_SYNTAX);
 		field_cpy(s->sess.helo_verb, sizeof(s->sess.helo_verb), vb);
 		s->sess.helo_code = 0;
 		pend_push(s, SLOT_SESSION, v, -1, 0);
@@ -1028,7 +1047,7 @@ static void reply_paired(struct smtp_state *s, const struct smtp_pending *p)
 	struct smtp_tx *tx = &sl->tx;
 	const struct smtp_reply *r = &s->rep;
 	int ok = r->code >= 200 && r->code < 300;
-	int finish = 0;
+	int finish = 0, reset = 0;
 
 	tx->last_reply = *r;
 	tx->last_cmd.verb = (enum smtp_verb)p->verb;
@@ -1043,6 +1062,7 @@ static void reply_paired(struct smtp_state *s, const struct smtp_pending *p)
 	case SMTP_CMD_EHLO:
 	case SMTP_CMD_LHLO:
 		s->sess.helo_code = r->code;
+		reset = ok;     /* an accepted HELO/EHLO resets */
 		break;
 	case SMTP_CMD_MAIL:
 		tx->mail_code = r->code;
@@ -1112,6 +1132,8 @@ static void reply_paired(struct smtp_state *s, const struct smtp_pending *p)
 		break;
 	}
 	emit(s, EV_SMTP_REPLY, tx);
+	if (reset)
+		tx_close(s);
 	if (sl->closing && !sl->npending && tx->started) {
 		record_emit(s, si);
 		slot_reset(s, si);

@@ -846,6 +846,62 @@ TEST(bdat_then_pipelined_mail)
 	CHECK_HAS(rec(c, 1), "\"code\":554");
 }
 
+TEST(malformed_bdat_reads_no_chunk)
+{
+	/* "BDAT 5 X" is refused (501): the pipelined MAIL that follows is a
+	 * command, not 5 bytes of chunk, and no transaction is invented */
+	struct cap *c = run(
+		"S: 220 mx\n"
+		"C: EHLO c\n"
+		"S: 250 CHUNKING\n"
+		"C| BDAT 5 X\\r\\nMAIL FROM:<alice@x>\\r\\nRCPT TO:<bob@y>\\r\\nDATA\\r\n"
+		"S: 501 5.5.4 Syntax: BDAT count [LAST]\n"
+		"S: 250 2.1.0 Ok\n"
+		"S: 250 2.1.5 Ok\n"
+		"S: 354 go\n"
+		"C: hi\n"
+		"C: .\n"
+		"S: 250 2.0.0 queued\n");
+
+	CHECK_INT(c->nrec, 1);
+	CHECK_HAS(rec(c, 0), "\"mail_from\":\"<alice@x>\"");
+	CHECK_HAS(rec(c, 0), "\"rcpt_to\":[\"<bob@y>\"]");
+	CHECK_HAS(rec(c, 0), "\"code\":250,\"enhanced\":\"2.0.0\"");
+}
+
+TEST(refused_ehlo_keeps_envelope)
+{
+	/* a bare "ehlo" refused with 501 mid-envelope resets nothing */
+	struct cap *c = run(
+		"S: 220 mx\n"
+		"C: EHLO c.example\n"
+		"S: 250 mx\n"
+		"C: MAIL FROM:<alice@x>\n"
+		"S: 250 ok\n"
+		"C: ehlo\n"
+		"S: 501 5.5.4 Syntax: EHLO hostname\n"
+		"C: RCPT TO:<bob@y>\n"
+		"S: 250 ok\n"
+		"C: DATA\n"
+		"S: 354 go\n"
+		"C: .\n"
+		"S: 250 queued\n"
+		"C: EHLO again.example\n"
+		"S: 250 mx\n"
+		"C: MAIL FROM:<carol@x>\n"
+		"S: 250 ok\n"
+		"C: EHLO reset.example\n"
+		"S: 250 mx\n");
+
+	CHECK_INT(c->nrec, 2);
+	CHECK_HAS(rec(c, 0), "\"helo\":\"c.example\"");
+	CHECK_HAS(rec(c, 0), "\"mail_from\":\"<alice@x>\"");
+	CHECK_HAS(rec(c, 0), "\"rcpt_to\":[\"<bob@y>\"]");
+	/* an accepted EHLO does reset: carol's transaction ends there */
+	CHECK_HAS(rec(c, 1), "\"mail_from\":\"<carol@x>\"");
+	CHECK_NOT(rec(c, 1), "rcpt_to");
+}
+
 TEST(starttls_stops)
 {
 	tr_load("S: 220 mx\n"
@@ -1497,6 +1553,8 @@ int main(void)
 	RUN(terminator_split_and_lookalikes);
 	RUN(bdat_chunks);
 	RUN(bdat_then_pipelined_mail);
+	RUN(malformed_bdat_reads_no_chunk);
+	RUN(refused_ehlo_keeps_envelope);
 	RUN(starttls_stops);
 	RUN(starttls_injection_flagged);
 	RUN(starttls_refused_continues);
