@@ -52,7 +52,10 @@ TEST(insert_lookup_remove_reuse)
 	CHECK(flow_insert(&t, &k[2], flow_key_hash(&k[2]), 3) == NULL); /* full */
 	CHECK(flow_lookup(&t, &k[0], flow_key_hash(&k[0])) == f0);
 	CHECK(flow_coldest(&t) == f0);
-	flow_touch(&t, f0, 4);
+	flow_touch(&t, f0, 500000);              /* within the LRU grain: */
+	CHECK(flow_coldest(&t) == f0);           /* not relinked yet */
+	CHECK_INT(f0->last_ts, 500000);          /* but its time is exact */
+	flow_touch(&t, f0, 4 * FLOW_LRU_GRAIN_US);
 	CHECK(flow_coldest(&t) == f1);           /* LRU order follows activity */
 	flow_remove(&t, f1);
 	CHECK(flow_lookup(&t, &k[1], flow_key_hash(&k[1])) == NULL);
