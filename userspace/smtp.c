@@ -631,10 +631,17 @@ static void cmd_rcpt(struct smtp_state *s, const char *arg, size_t n)
 
 		idx = (int)tx->n_recipients++;
 		field_set(s, tx, r->address, sizeof(r->address), ad, al);
+		pend_push(s, s->cur, SMTP_CMD_RCPT, idx, 0);
 	} else {
+		int o = s->rcpt_over_next;
+
 		anom(s, tx, SMTP_ANOM_RCPT_CAP, CTR_SMTP_RCPT_CAP);
+		s->rcpt_over_next = (uint8_t)((o + 1) % SMTP_RCPT_OVER);
+		field_set(s, tx, s->rcpt_over[o], sizeof(s->rcpt_over[o]),
+			  ad, al);
+		/* pending index past the array: the overflow ring slot */
+		pend_push(s, s->cur, SMTP_CMD_RCPT, SMTP_RCPT_MAX + o, 0);
 	}
-	pend_push(s, s->cur, SMTP_CMD_RCPT, idx, 0);
 	/* the address even past the recipients cap: rules see it here */
 	cmd_event(s, tx, SMTP_CMD_RCPT, "RCPT", ad, al, idx);
 }
@@ -1028,7 +1035,9 @@ static void rebuild_arg(struct smtp_state *s, struct smtp_tx *tx,
 		a = tx->mail_from;
 		break;
 	case SMTP_CMD_RCPT:
-		if (p->rcpt >= 0)
+		if (p->rcpt >= SMTP_RCPT_MAX)
+			a = s->rcpt_over[p->rcpt - SMTP_RCPT_MAX];
+		else if (p->rcpt >= 0)
 			a = tx->recipients[p->rcpt].address;
 		break;
 	case SMTP_CMD_AUTH:
@@ -1053,7 +1062,7 @@ static void reply_paired(struct smtp_state *s, const struct smtp_pending *p)
 	tx->last_cmd.verb = (enum smtp_verb)p->verb;
 	field_cpy(tx->last_cmd.name, sizeof(tx->last_cmd.name),
 		  smtp_verb_name((enum smtp_verb)p->verb));
-	tx->last_cmd.rcpt = p->rcpt;
+	tx->last_cmd.rcpt = p->rcpt < SMTP_RCPT_MAX ? p->rcpt : -1;
 	tx->last_cmd.bdat_last = p->bdat_last;
 	rebuild_arg(s, tx, p);
 

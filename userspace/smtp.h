@@ -69,6 +69,7 @@
 #define SMTP_MECH_MAX     24
 #define SMTP_USER_MAX     128
 #define SMTP_RCPT_MAX     32
+#define SMTP_RCPT_OVER    8     /* in-flight RCPTs past the cap */
 #define SMTP_PENDING_MAX  128
 #define SMTP_UNKNOWN_MAX  4     /* unknown verbs listed per record */
 
@@ -293,6 +294,12 @@ struct smtp_state {
 	                            * the queued ones */
 	struct smtp_line line[2];  /* [DIR_TO_SERVER], [DIR_TO_CLIENT] */
 	uint64_t ts;               /* timestamp of the current call */
+	/* RCPT addresses past SMTP_RCPT_MAX, kept until their reply so the
+	 * reply event still names the recipient (a relay rule acts on the
+	 * reply: 32 local recipients first must not hide a foreign 33rd).
+	 * A ring: more than SMTP_RCPT_OVER in flight reuses the oldest. */
+	char rcpt_over[SMTP_RCPT_OVER][SMTP_ADDR_MAX];
+	uint8_t rcpt_over_next;
 };
 
 #define SMTP_STATE_SIZE sizeof(struct smtp_state)
