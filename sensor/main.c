@@ -1,11 +1,14 @@
 /* main.c - relaywatch command line: capture front-ends -> engine -> outputs */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,8 +21,42 @@
 #include "eve.h"
 #include "json.h"
 #include "output.h"
+#include "rules.h"
 
 #define MAX_INPUTS 64
+#define RULES_INSTALLED "/usr/share/relaywatch/rules"
+
+/* The shipped rules: next to the binary in a build tree (build/relaywatch
+ * -> rules/), then installed (PREFIX/bin/relaywatch ->
+ * PREFIX/share/relaywatch/rules), then RULES_INSTALLED. NULL if none is a
+ * directory. */
+static const char *rules_default(void)
+{
+	static char found[PATH_MAX];
+	char exe[PATH_MAX], cand[PATH_MAX + 64];
+	struct stat st;
+	ssize_t n;
+
+	if (found[0])
+		return found;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		const char *dir = dirname(exe);
+		const char *rel[] = { "../rules", "../share/relaywatch/rules" };
+		for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+			snprintf(cand, sizeof(cand), "%s/%s", dir, rel[i]);
+			if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode) &&
+			    realpath(cand, found))
+				return found;
+		}
+	}
+	if (stat(RULES_INSTALLED, &st) == 0 && S_ISDIR(st.st_mode)) {
+		snprintf(found, sizeof(found), "%s", RULES_INSTALLED);
+		return found;
+	}
+	return NULL;
+}
 
 static volatile sig_atomic_t stop_flag;
 
@@ -35,8 +72,10 @@ static void usage(FILE *f)
 "usage: relaywatch -r FILE [-r FILE...] [options]     read captures\n"
 "       relaywatch -i IFACE [-i IFACE...] [options]   live capture\n"
 "\n"
+"       relaywatch --check-rules [PATH] [--set NAME=VALUES...]\n"
+"\n"
 "Follows SMTP, HTTP-proxy and SOCKS conversations (both sides) and writes\n"
-"Suricata EVE-compatible JSON lines: smtp, http, socks, flow, stats.\n"
+"Suricata EVE-compatible JSON lines: alert, smtp, http, socks, flow, stats.\n"
 "\n"
 "  -r, --read FILE          pcap or pcapng file (repeatable, read in order)\n"
 "  -i, --interface IFACE    live capture (repeatable)\n"
@@ -59,7 +98,26 @@ static void usage(FILE *f)
 "      --all-flows          a flow record for every TCP flow, not only\n"
 "                           those carrying a parsed protocol\n"
 "      --no-stats           no stats record at the end\n"
-"  -h, --help               this text\n");
+"\n"
+"Rules (relaywatch.rules(5)): verdicts written as alert records\n"
+"      --rules PATH         a .rules file or a directory of them (default:\n"
+"                           the shipped rules: rules/ next to build/, else\n"
+"                           PREFIX/share/relaywatch/rules, else\n"
+"                           " RULES_INSTALLED "; here: %s)\n"
+"      --set NAME=V[,V...]  set a rule set (HOME_NET, TRUSTED_NETS,\n"
+"                           LOCAL_DOMAINS, SMTP_SERVERS, PROXY_SERVERS...),\n"
+"                           replacing its value; repeatable, last one wins\n"
+"      --check-rules [PATH] load the rules (default as --rules), print every\n"
+"                           error as file:line:col and the warnings, exit 1\n"
+"                           on any error; nothing else runs\n"
+"      --no-rules           no rule engine (protocol records only)\n"
+"      A rule file with an error is never half-loaded: relaywatch exits 1.\n"
+"      With --workers > 1 each worker evaluates the rules on its own flows:\n"
+"      thresholds keyed by client and correlation across two flows\n"
+"      (relay.confirmed, proxy.egress) are exact only when both flows land\n"
+"      on the same worker.\n"
+"  -h, --help               this text\n", rules_default() ? rules_default() :
+	"none found");
 }
 
 struct run {
@@ -196,7 +254,8 @@ static void write_stats(struct run *r, struct dispatch *d,
 int main(int argc, char **argv)
 {
 	enum { O_SMTP = 256, O_SMTPS, O_HTTP, O_SOCKS, O_MAXF, O_MAXP, O_RMEM,
-	       O_TIMEOUT, O_ALLF, O_NOSTATS, O_CAPTURE, O_ALLTCP };
+	       O_TIMEOUT, O_ALLF, O_NOSTATS, O_CAPTURE, O_ALLTCP, O_RULES,
+	       O_SET, O_CHECK, O_NORULES };
 	static const struct option lo[] = {
 		{"read", required_argument, 0, 'r'},
 		{"interface", required_argument, 0, 'i'},
@@ -214,6 +273,10 @@ int main(int argc, char **argv)
 		{"no-stats", no_argument, 0, O_NOSTATS},
 		{"capture", required_argument, 0, O_CAPTURE},
 		{"all-tcp", no_argument, 0, O_ALLTCP},
+		{"rules", required_argument, 0, O_RULES},
+		{"set", required_argument, 0, O_SET},
+		{"check-rules", optional_argument, 0, O_CHECK},
+		{"no-rules", no_argument, 0, O_NORULES},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -227,6 +290,10 @@ int main(int argc, char **argv)
 	struct run r = {0};
 	struct dispatch *d;
 	char err[512];
+	const char *rules_path = NULL, *check_path = NULL;
+	int no_rules = 0, check = 0, nset = 0;
+	struct rule_vars vars = {0};
+	struct ruleset *rules = NULL;
 
 	engine_config_default(&cfg);
 	while ((c = getopt_long(argc, argv, "r:i:e:w:h", lo, NULL)) != -1) {
@@ -291,6 +358,22 @@ int main(int argc, char **argv)
 		case O_ALLF: cfg.flow_records_all = 1; break;
 		case O_NOSTATS: stats = 0; break;
 		case O_ALLTCP: all_tcp = 1; break;
+		case O_RULES: rules_path = optarg; break;
+		case O_NORULES: no_rules = 1; break;
+		case O_CHECK:
+			check = 1;
+			check_path = optarg;
+			break;
+		case O_SET:
+			nset++;
+			if (rule_vars_parse_arg(&vars, optarg, nset) < 0) {
+				fprintf(stderr, "relaywatch: --set takes "
+					"NAME=VALUE[,VALUE...], not '%s'\n",
+					optarg);
+				rule_vars_free(&vars);
+				return 2;
+			}
+			break;
 		case O_CAPTURE:
 			if (!strcmp(optarg, "pcap"))
 				capture = CAP_PCAP;
@@ -299,14 +382,38 @@ int main(int argc, char **argv)
 			else
 				bad = 1;
 			break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'h': usage(stdout); rule_vars_free(&vars); return 0;
+		default: usage(stderr); rule_vars_free(&vars); return 2;
 		}
 		if (bad) {
 			fprintf(stderr, "relaywatch: bad value for %s: '%s'\n",
 				argv[optind - 1], optarg);
+			rule_vars_free(&vars);
 			return 2;
 		}
+	}
+	if (check) {
+		/* "--check-rules PATH" (getopt wants "--check-rules=PATH") */
+		if (!check_path && optind < argc)
+			check_path = argv[optind++];
+		if (!check_path)
+			check_path = rules_path ? rules_path : rules_default();
+		if (optind < argc) {
+			fprintf(stderr, "relaywatch: unexpected argument '%s'\n",
+				argv[optind]);
+			rule_vars_free(&vars);
+			return 2;
+		}
+		if (!check_path) {
+			fprintf(stderr, "relaywatch: no shipped rules found "
+				"(rules/ next to the build directory, "
+				RULES_INSTALLED "): give a PATH\n");
+			rule_vars_free(&vars);
+			return 1;
+		}
+		rc = rules_check(check_path, &vars, stdout);
+		rule_vars_free(&vars);
+		return rc;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "relaywatch: unexpected argument '%s'\n",
@@ -326,10 +433,43 @@ int main(int argc, char **argv)
 	if (workers < 1)
 		workers = 1;
 
+	/* Rules before any output is opened: a rule file with errors stops
+	 * the run before a single record is written. */
+	if (!no_rules) {
+		struct rule_diags rd = {0};
+		const char *path = rules_path ? rules_path : rules_default();
+
+		if (!path) {
+			fprintf(stderr, "relaywatch: no shipped rules found "
+				"(rules/ next to the build directory, "
+				RULES_INSTALLED "): running without rules; "
+				"use --rules PATH, or --no-rules to say so\n");
+		} else {
+			rules = ruleset_load(path, &vars, &rd);
+			rule_diags_print(&rd, stderr);
+			if (!rules) {
+				fprintf(stderr, "relaywatch: %s: %d error%s in "
+					"the rules, nothing loaded (check with "
+					"--check-rules)\n", path, rd.nerrors,
+					rd.nerrors == 1 ? "" : "s");
+				rule_diags_free(&rd);
+				rule_vars_free(&vars);
+				return 1;
+			}
+			rule_diags_free(&rd);
+		}
+	} else if (vars.n) {
+		fprintf(stderr, "relaywatch: --set has no effect with "
+			"--no-rules\n");
+	}
+	rule_vars_free(&vars);
+	cfg.rules = rules;
+
 	struct output *o = output_file_open(eve_path);
 	if (!o) {
 		fprintf(stderr, "relaywatch: cannot open %s: %s\n", eve_path,
 			strerror(errno));
+		ruleset_unref(rules);
 		return 1;
 	}
 	output_set_add(&r.outs, o);
@@ -340,6 +480,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "relaywatch: ebpf capture: %s\n",
 					err);
 				output_set_close(&r.outs);
+				ruleset_unref(rules);
 				return 1;
 			}
 			fprintf(stderr, "relaywatch: ebpf capture unavailable "
@@ -349,6 +490,9 @@ int main(int argc, char **argv)
 	}
 	d = dispatch_new(workers, &cfg, &sink, ebpf_inspect, &r);
 	r.d = d;
+	/* each engine holds its own reference now */
+	ruleset_unref(rules);
+	cfg.rules = rules = NULL;
 	if (!d) {
 		fprintf(stderr, "relaywatch: cannot allocate the engine "
 			"(--max-flows %u, --workers %d): out of memory\n",

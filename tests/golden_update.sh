@@ -6,5 +6,5 @@ set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 for pcap in tests/fixtures/*/*.pcap; do
-	"$BUILD/relaywatch" -r "$pcap" --no-stats >"${pcap%.pcap}.eve.json"
+	"$BUILD/relaywatch" -r "$pcap" --no-stats --no-rules >"${pcap%.pcap}.eve.json"
 done

@@ -106,6 +106,7 @@
 	X(RULE_EVALS, "rules.evaluations") \
 	X(RULE_MATCHES, "rules.matches") \
 	X(RULE_ALERTS, "rules.alerts") \
+	X(RULE_ALERTS_WRITTEN, "rules.alerts_written") /* alert records */ \
 	X(RULE_SUPP_RATE, "rules.suppressed.ratelimit") \
 	X(RULE_SUPP_PASS, "rules.suppressed.pass") \
 	X(RULE_CORR_HITS, "rules.correlation.matched") \

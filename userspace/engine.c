@@ -6,11 +6,20 @@
  * application context: first content detection (while undecided), then the
  * parser. A parser that grants a tunnel gets a child context fed with the
  * tunnel's bytes, detected and parsed the same way.
+ *
+ * Rules. Every parser event is also a fact for the rule engine (rules.h,
+ * bound to fields by rule_bind.c), as are a flow's creation and end and a
+ * granted tunnel; facts of a tunnel's payload carry the tunnel. Each match
+ * that passes its rate limit becomes an "alert" record written just before
+ * the record of the same event. The worker reads the published ruleset on
+ * every fact (one acquire load; see engine_set_ruleset()) and keeps its own
+ * reference to the set it uses.
  */
 #include "engine.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +31,7 @@
 #include "json.h"
 #include "pool.h"
 #include "reasm.h"
+#include "rule_bind.h"
 
 #define DET_BYTES 1024
 #define DET_CHUNKS 32
@@ -80,6 +90,17 @@ struct eflow {
 	uint8_t bypassed;
 	uint8_t ever_app;               /* a parser ran on this flow */
 	char community_id[40];
+	struct rule_flow rf;            /* pass flag */
+};
+
+/* the fact being evaluated, for the match callback */
+struct fact_ctx {
+	struct eflow *f;
+	const struct app_ctx *a;       /* context that raised it */
+	const struct rule_view *v;
+	enum proto_event ev;           /* 0 for flow and tunnel facts */
+	const struct ruleset *rs;
+	const struct rule_fact *fact;
 };
 
 struct engine {
@@ -95,6 +116,19 @@ struct engine {
 	char *jbuf;
 	struct reasm_out ra_out;
 	size_t reasm_peak;
+	/* rules: the worker's side */
+	struct rule_ctx *rc;
+	struct ruleset *rs_cur;         /* own reference, or NULL */
+	uint64_t rs_cur_gen;
+	struct fact_ctx fact;
+	struct eflow *pkt_flow;         /* flow of the packet being processed */
+	enum verdict pkt_verdict;
+	/* rules: the publisher's side (engine_set_ruleset) */
+	_Atomic(struct ruleset *) rs_pub;   /* holds the publisher's ref */
+	_Atomic uint64_t rs_gen;        /* bumped after each publication */
+	_Atomic uint64_t rs_seen;       /* generation the worker switched to */
+	struct { struct ruleset *rs; uint64_t gen; } retired[ENGINE_RULES_RETIRED];
+	int nretired;
 };
 
 static const struct proto_ops *const all_parsers[] = {
@@ -257,6 +291,287 @@ static void write_tunnel(struct engine *e, const struct app_ctx *a)
 	json_obj_close(&e->j);
 }
 
+/* ------------------------------------------------------------------ */
+/* rules */
+
+/* The set this worker evaluates with: re-read when the publisher bumped
+ * the generation. The generation is read before the pointer, and the
+ * publisher bumps it after the exchange (release): a worker that read an
+ * old pointer read an old generation too, so it acknowledges (rs_seen) a
+ * generation older than the set's retirement, and the publisher keeps its
+ * reference on that set until a later acknowledgement, by which time the
+ * worker holds (or has dropped) its own. */
+static const struct ruleset *rules_current(struct engine *e)
+{
+	uint64_t g = atomic_load_explicit(&e->rs_gen, memory_order_acquire);
+
+	if (g != e->rs_cur_gen) {
+		struct ruleset *p = atomic_load_explicit(&e->rs_pub,
+							 memory_order_acquire);
+		if (p)
+			ruleset_ref(p);
+		ruleset_unref(e->rs_cur);
+		e->rs_cur = p;
+		e->rs_cur_gen = g;
+		atomic_store_explicit(&e->rs_seen, g, memory_order_release);
+	}
+	return e->rc ? e->rs_cur : NULL;
+}
+
+/* publisher: drop the sets the worker has moved past */
+static void rules_reclaim(struct engine *e)
+{
+	uint64_t seen = atomic_load_explicit(&e->rs_seen, memory_order_acquire);
+	int k = 0;
+
+	for (int i = 0; i < e->nretired; i++) {
+		if (e->retired[i].gen <= seen)
+			ruleset_unref(e->retired[i].rs);
+		else
+			e->retired[k++] = e->retired[i];
+	}
+	e->nretired = k;
+}
+
+int engine_set_ruleset(struct engine *e, struct ruleset *rs)
+{
+	struct ruleset *old;
+	uint64_t g;
+
+	rules_reclaim(e);
+	if (e->nretired >= ENGINE_RULES_RETIRED)
+		return -EBUSY;
+	if (rs && !e->rc) {
+		/* published before the set: the worker's acquire load of the
+		 * generation makes it visible */
+		struct rule_ctx_config rc;
+		const struct rule_ctx_config *want = &e->cfg.rule_state;
+
+		rule_ctx_config_default(&rc);   /* zero fields: the defaults */
+		if (want->threshold_entries)
+			rc.threshold_entries = want->threshold_entries;
+		if (want->ratelimit_entries)
+			rc.ratelimit_entries = want->ratelimit_entries;
+		if (want->correlation_entries)
+			rc.correlation_entries = want->correlation_entries;
+		if (want->regex_match_limit)
+			rc.regex_match_limit = want->regex_match_limit;
+		e->rc = rule_ctx_new(&rc, &e->ctr);
+		if (!e->rc)
+			return -ENOMEM;
+	}
+	if (rs)
+		ruleset_ref(rs);
+	old = atomic_exchange(&e->rs_pub, rs);
+	g = atomic_fetch_add(&e->rs_gen, 1) + 1;
+	if (old) {
+		e->retired[e->nretired].rs = old;
+		e->retired[e->nretired].gen = g;
+		e->nretired++;
+	}
+	rules_reclaim(e);
+	return 0;
+}
+
+static void rules_free(struct engine *e)
+{
+	ruleset_unref(e->rs_cur);
+	e->rs_cur = NULL;
+	ruleset_unref(atomic_exchange(&e->rs_pub, NULL));
+	for (int i = 0; i < e->nretired; i++)
+		ruleset_unref(e->retired[i].rs);
+	e->nretired = 0;
+	rule_ctx_free(e->rc);
+	e->rc = NULL;
+}
+
+static const char *app_name(const struct app_ctx *a)
+{
+	if (a->app == APP_NONE)
+		return "none";
+	return a->ops ? a->ops->name : "unknown";
+}
+
+/* the rule id of a sid (alerts only: a linear scan is fine) */
+static const char *rule_id_of(const struct ruleset *rs, uint32_t sid)
+{
+	for (int i = 0; i < rs->nrules; i++)
+		if (rs->rules[i].sid == sid)
+			return rs->rules[i].id;
+	return NULL;
+}
+
+/* The values of the fields an "after" rule joined on ("10.0.0.25,
+ * victim@example.com"), rendered by the rule engine itself from a template
+ * of those fields, so derived fields come out as the rule saw them. */
+static void corr_key(struct engine *e, const struct rule *r, char *buf,
+		     size_t cap)
+{
+	const struct corr_spec *cs = &e->fact.rs->specs[r->after];
+	struct tmpl_seg seg[2 * RULE_MAX_KEYS];
+	struct rule tmp;
+	int n = 0;
+
+	for (int i = 0; i < cs->bk.n && i < RULE_MAX_KEYS; i++) {
+		if (i)
+			seg[n++] = (struct tmpl_seg){ -1, ",", 1 };
+		seg[n++] = (struct tmpl_seg){ cs->bk.f[i], NULL, 0 };
+	}
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.msg = seg;
+	tmp.nmsg = n;
+	rule_render(e->rc, e->fact.rs, &tmp, e->fact.fact, buf, cap);
+}
+
+/* One match: an alert record. Same header as the event's records, then
+ * Suricata's alert object (action "allowed", or "blocked" when an inline
+ * engine enforced a block rule), relaywatch's additions (rule, trigger,
+ * evidence, key, count, correlation), app_proto, the protocol object as
+ * it is at this moment, and the tunnel. */
+static void on_match(void *arg, const struct rule_match *m)
+{
+	struct engine *e = arg;
+	const struct fact_ctx *fc = &e->fact;
+	const struct rule *r = m->rule;
+	const struct rule_view *v = fc->v;
+	struct json *j = &e->j;
+
+	record_begin(e, fc->f, v->ts_us, "alert");
+	json_obj_open(j, "alert");
+	json_str(j, "action", m->action == RA_BLOCK && e->cfg.inline_mode ?
+		 "blocked" : "allowed");
+	json_u64(j, "gid", 1);
+	json_u64(j, "signature_id", r->sid);
+	json_u64(j, "rev", 1);
+	json_strn(j, "signature", m->msg, m->msg_len);
+	json_str(j, "category", r->category ? r->category : "");
+	json_u64(j, "severity", (uint64_t)r->severity);
+	json_str(j, "rule", r->id);
+	json_str(j, "rule_action", rule_action_name(r->action));
+	json_str(j, "trigger", trigger_names[v->trigger]);
+	rule_bind_evidence(j, v);
+	if (m->key && m->key[0])
+		json_str(j, "key", m->key);
+	if (r->thr.kind != THR_NONE)
+		json_u64(j, "count", m->count);
+	if (r->after >= 0 && m->corr_sid) {
+		const char *id = rule_id_of(fc->rs, m->corr_sid);
+		char key[RULE_KEY_MAX];
+
+		corr_key(e, r, key, sizeof(key));
+		json_obj_open(j, "correlation");
+		if (id)
+			json_str(j, "rule", id);
+		json_u64(j, "signature_id", m->corr_sid);
+		json_ts(j, "timestamp", m->corr_ts_us);
+		json_str(j, "key", key);
+		json_obj_close(j);
+	}
+	json_obj_close(j);
+	json_str(j, "app_proto", app_name(fc->a));
+	if (fc->ev && fc->a->ops && fc->a->ops->eve && v->obj) {
+		/* command/reply/request facts: the transaction so far */
+		enum proto_event rec = fc->ev < EV_HTTP_RECORD ? EV_SMTP_RECORD :
+				       fc->ev < EV_SOCKS_RECORD ? EV_HTTP_RECORD :
+				       EV_SOCKS_RECORD;
+		fc->a->ops->eve(j, rec, v->obj);
+	}
+	write_tunnel(e, fc->a);
+	record_end(e);
+	if (!j->overflow)
+		ctr_inc(&e->ctr, CTR_RULE_ALERTS_WRITTEN);
+}
+
+static void view_init(struct rule_view *v, const struct eflow *f,
+		      const struct app_ctx *a, enum rule_trigger t,
+		      uint64_t ts)
+{
+	const struct flow_key *k = &f->link.key;
+	int c = f->cli, s = !f->cli;
+
+	memset(v, 0, sizeof(*v));
+	v->trigger = t;
+	v->ts_us = ts;
+	v->family = k->family;
+	v->src = k->addr[c];
+	v->dst = k->addr[s];
+	v->sport = k->port[c];
+	v->dport = k->port[s];
+	v->in_tunnel = a->tun != NULL;
+	v->tun = a->tun;
+	v->app = a->app;
+	v->flow_state = f->synack || f->pkts[DIR_TO_CLIENT] ? "established" :
+			"new";
+	v->bytes_toserver = f->bytes[DIR_TO_SERVER];
+	v->bytes_toclient = f->bytes[DIR_TO_CLIENT];
+}
+
+/* Evaluate one fact. A block on the current packet's flow makes the
+ * packet's verdict DROP. */
+static enum rule_action fact_eval(struct engine *e, struct eflow *f,
+				  const struct app_ctx *a,
+				  const struct rule_view *v, enum proto_event ev)
+{
+	const struct ruleset *rs = rules_current(e);
+	struct rule_fact fact;
+	enum rule_action act;
+
+	if (!rs)
+		return RA_NONE;
+	rule_bind_fact(v, &f->rf, &fact);
+	e->fact = (struct fact_ctx){ f, a, v, ev, rs, &fact };
+	act = rule_eval(e->rc, rs, &fact, on_match, e);
+	if (act == RA_BLOCK && f == e->pkt_flow)
+		e->pkt_verdict = VERDICT_DROP;
+	return act;
+}
+
+static enum rule_trigger event_trigger(enum proto_event t)
+{
+	switch (t) {
+	case EV_SMTP_COMMAND: return TRIG_SMTP_COMMAND;
+	case EV_SMTP_REPLY: return TRIG_SMTP_REPLY;
+	case EV_SMTP_RECORD: return TRIG_SMTP_RECORD;
+	case EV_HTTP_REQUEST: return TRIG_HTTP_REQUEST;
+	case EV_HTTP_RECORD: return TRIG_HTTP_RESPONSE;
+	case EV_SOCKS_REQUEST: return TRIG_SOCKS_REQUEST;
+	case EV_SOCKS_RECORD: return TRIG_SOCKS_REPLY;
+	}
+	return TRIG__COUNT;
+}
+
+static void fact_event(struct app_ctx *a, enum proto_event type,
+		       const void *obj, uint64_t ts)
+{
+	struct engine *e = a->e;
+	enum rule_trigger t = event_trigger(type);
+	struct rule_view v;
+
+	if (t == TRIG__COUNT || !rules_current(e))
+		return;
+	view_init(&v, a->flow, a, t, ts);
+	v.obj = obj;
+	v.obj_kind = type < EV_HTTP_RECORD ? RULE_OBJ_SMTP :
+		     type < EV_SOCKS_RECORD ? RULE_OBJ_HTTP : RULE_OBJ_SOCKS;
+	fact_eval(e, a->flow, a, &v, type);
+}
+
+static void fact_flow(struct engine *e, struct eflow *f, enum rule_trigger t,
+		      const char *reason)
+{
+	struct rule_view v;
+
+	if (!rules_current(e))
+		return;
+	view_init(&v, f, &f->app, t, t == TRIG_FLOW_START ? f->first_ts :
+		  f->link.last_ts);
+	if (t == TRIG_FLOW_END) {
+		v.flow_state = "closed";
+		v.end_reason = reason;
+	}
+	fact_eval(e, f, &f->app, &v, 0);
+}
+
 static const char *record_type(enum proto_event t)
 {
 	switch (t) {
@@ -274,6 +589,7 @@ static void sink_event(void *ctx, enum proto_event type, const void *obj,
 	struct engine *e = a->e;
 	const char *et = record_type(type);
 
+	fact_event(a, type, obj, ts);   /* alerts come before the record */
 	if (!et || !a->ops->eve)
 		return;
 	record_begin(e, a->flow, ts, et);
@@ -334,10 +650,17 @@ static void sink_tunnel_open(void *ctx, const struct tunnel_info *ti,
 	struct tunnel_ctx *t;
 	int tls;
 
-	(void)ts;
 	if (a->child)
 		return;
 	ctr_inc(&e->ctr, CTR_TUNNEL_OPEN);
+	if (rules_current(e)) {
+		/* tunnel.* describe the tunnel being opened (rule_bind.h) */
+		struct rule_view v;
+		view_init(&v, a->flow, a, TRIG_TUNNEL_OPEN, ts);
+		v.in_tunnel = a->tun != NULL;
+		v.tun = ti;
+		fact_eval(e, a->flow, a, &v, 0);
+	}
 	if (a->depth + 1 > TUNNEL_MAX_DEPTH) {
 		ctr_inc(&e->ctr, CTR_TUNNEL_DEPTH_CAP);
 		return;
@@ -593,6 +916,7 @@ static void flow_close(struct engine *e, struct eflow *f,
 	reasm_release(&e->ra, &f->rd[0]);
 	reasm_release(&e->ra, &f->rd[1]);
 	app_end(&f->app, ts);
+	fact_flow(e, f, TRIG_FLOW_END, close_reason_name[why]);
 	if (f->ever_app || e->cfg.flow_records_all)
 		flow_record(e, f, why);
 	switch (why) {
@@ -704,6 +1028,8 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 
 	e->now = p->ts_us;
 	e->cur_index = p->index;
+	e->pkt_flow = NULL;
+	e->pkt_verdict = VERDICT_ACCEPT;
 	expire(e, p->ts_us);
 	flow_key_from_pkt(p, &k, &sender);
 	hash = flow_key_hash(&k);
@@ -721,7 +1047,10 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 		f = flow_create(e, p, &k, hash, sender);
 		if (!f)
 			return VERDICT_ACCEPT;
+		e->pkt_flow = f;
+		fact_flow(e, f, TRIG_FLOW_START, NULL);
 	}
+	e->pkt_flow = f;
 	flow_touch(&e->flows, &f->link, p->ts_us);
 	dir = sender == f->cli ? DIR_TO_SERVER : DIR_TO_CLIENT;
 	f->pkts[dir]++;
@@ -775,7 +1104,8 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 	} else if (f->fin[0] && f->fin[1]) {
 		flow_close(e, f, CLOSE_FIN);
 	}
-	return VERDICT_ACCEPT;
+	e->pkt_flow = NULL;
+	return e->pkt_verdict;
 }
 
 void engine_tick(struct engine *e, uint64_t now, uint64_t index)
@@ -829,6 +1159,14 @@ struct engine *engine_new(const struct engine_config *cfg,
 	e->parser_pool.no_zero = 1;
 	e->det_pool.no_zero = 1;
 	json_init(&e->j, e->jbuf, RECORD_BUF);
+	atomic_init(&e->rs_pub, NULL);
+	atomic_init(&e->rs_gen, 0);
+	atomic_init(&e->rs_seen, 0);
+	if (cfg->rules && engine_set_ruleset(e, cfg->rules) < 0) {
+		engine_free(e);
+		return NULL;
+	}
+	e->cfg.rules = NULL;   /* the engine's reference is in rs_pub */
 	return e;
 }
 
@@ -836,6 +1174,7 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+	rules_free(e);
 	flow_table_destroy(&e->flows);
 	reasm_ctx_destroy(&e->ra);
 	pool_destroy(&e->det_pool);

@@ -6,6 +6,15 @@
  * packet that produced them so several workers' outputs can be merged in
  * packet order. An engine owns all its state (flows, reassembly, parsers):
  * nothing is shared with other workers.
+ *
+ * Rules: with a ruleset (engine_config.rules, engine_set_ruleset()) every
+ * parser event, flow start/end and granted tunnel is also a fact for the
+ * rule engine; each match writes an "alert" record (Suricata's alert
+ * object plus rule id, trigger, evidence transcript, correlation) just
+ * before the record of the same event. Each engine has its own rule state
+ * (thresholds, rate limits, correlation): with several workers, counts
+ * keyed by client and correlation across two flows are exact only when
+ * the flows land on the same worker.
  */
 #ifndef RW_ENGINE_H
 #define RW_ENGINE_H
@@ -15,6 +24,7 @@
 #include "counters.h"
 #include "pkt.h"
 #include "proto.h"
+#include "rules.h"
 
 #define ENGINE_MAX_PORTS 32
 
@@ -37,6 +47,13 @@ struct engine_config {
 	int flow_records_all;      /* flow records for every flow, not only
 	                            * those with a parsed protocol */
 	uint16_t community_seed;
+	/* Rules (rules.h). NULL: none. engine_new() takes its own reference;
+	 * the caller keeps (and drops) its own. */
+	struct ruleset *rules;
+	struct rule_ctx_config rule_state;  /* zero fields: the defaults */
+	int inline_mode;           /* verdicts are enforced: alerts of block
+	                            * rules say "blocked" (else "allowed", as
+	                            * Suricata in IDS mode) */
 };
 
 enum verdict {
@@ -64,11 +81,26 @@ struct engine *engine_new(const struct engine_config *cfg,
 			  const struct engine_output *out);
 void engine_free(struct engine *e);
 
+/* Process one packet. The verdict is VERDICT_DROP when a rule with action
+ * block matched a fact raised by this packet on its own flow (a block
+ * silenced by its rate limit still drops); facts of other flows closed on
+ * the way (idle timeout, eviction) do not count. */
 enum verdict engine_packet(struct engine *e, const struct pkt *p);
 /* advance the clock without a packet (expire idle flows) */
 void engine_tick(struct engine *e, uint64_t now_us, uint64_t index);
 /* end of input: close every flow (reason "shutdown") */
 void engine_finish(struct engine *e, uint64_t index);
+
+/* Publish a new ruleset (NULL: rules off) for this engine's worker, which
+ * switches to it at its next fact. Live reload: call from one control
+ * thread at a time; safe while the worker runs. The engine takes its own
+ * reference. Sets replaced earlier are released once the worker has moved
+ * past them (it acknowledges each switch with a generation number), so no
+ * worker can be between reading the pointer and taking its reference on a
+ * set being freed. Returns 0, -ENOMEM (no rule state), or -EBUSY when
+ * ENGINE_RULES_RETIRED sets still wait for an idle worker (try later). */
+#define ENGINE_RULES_RETIRED 8
+int engine_set_ruleset(struct engine *e, struct ruleset *rs);
 
 struct rw_counters *engine_counters(struct engine *e);
 /* memory figures for the stats record */
