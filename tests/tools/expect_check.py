@@ -28,6 +28,10 @@ def parse_kv(line):
     return out
 
 
+# relaywatch's default HTTP-proxy ports (engine_config_default)
+HTTP_PROXY_PORTS = {3128, 8080, 8000, 8118, 8123, 8888, 80}
+
+
 def strip_brackets(s):
     s = (s or "").strip()
     if s.startswith("<") and s.endswith(">"):
@@ -68,13 +72,68 @@ def main():
         sess = [r for r in records
                 if r.get("src_ip") == cip and str(r.get("src_port")) == cport
                 and r.get("dest_ip") == sip and str(r.get("dest_port")) == sport]
-        smtp = [r["smtp"] for r in sess if r.get("event_type") == "smtp"]
-        flows = [r for r in sess if r.get("event_type") == "flow"]
         tag = f"{client}->{server}"
-        check(f"{tag} flow record", len(flows) == 1, f"{len(flows)} flow records")
-        if proto != "smtp":
+        if proto == "unknown" or (proto == "http" and int(sport) not in HTTP_PROXY_PORTS):
+            # not a protocol relaywatch claims: plain HTTP is parsed only on
+            # the HTTP-proxy ports, other protocols not at all
+            print(f"# {name}/{tag}: {proto} session not checked (not parsed by design)")
             continue
+        flows = [r for r in sess if r.get("event_type") == "flow"]
+        check(f"{tag} flow record", len(flows) == 1, f"{len(flows)} flow records")
+        tunnel = proto == "smtp"   # smtp facts of a proxy session follow "tunnel=smtp"
+        http = [r["http"] for r in sess if r.get("event_type") == "http"]
+        socks = [r["socks"] for r in sess if r.get("event_type") == "socks"]
+        for kind, value, kv in facts:
+            if kind == "tunnel" and value == "smtp":
+                tunnel = True
+            elif kind == "http_request":
+                tgt = kv.get("target", "")
+                want_code = None if kv.get("code") in (None, "none") else int(kv["code"])
+                def http_ok(h):
+                    if h.get("http_method") != value or h.get("status") != want_code:
+                        return False
+                    if value == "CONNECT":
+                        host, port = tgt.rsplit(":", 1)
+                        px = h.get("proxy", {})
+                        return px.get("target_host") == host and px.get("target_port") == int(port)
+                    return h.get("url") == tgt
+                check(f"{tag} http {value} {tgt} -> {kv.get('code')}",
+                      any(http_ok(h) for h in http),
+                      [(h.get("http_method"), h.get("url"), h.get("status")) for h in http])
+            elif kind in ("socks4_request", "socks5_request"):
+                host, port = kv["target"].rsplit(":", 1)
+                ver = 5 if kind == "socks5_request" else 4
+                ok = kv.get("ok") == "true"
+                def socks_ok(x):
+                    return (x.get("version") == ver and x.get("command") == value
+                            and x.get("target_host") == host
+                            and x.get("target_port") == int(port)
+                            and bool(x.get("granted")) == ok
+                            and (kv.get("user") is None or x.get("user") == kv["user"]))
+                check(f"{tag} socks{ver} {value} {kv['target']} granted={ok}",
+                      any(socks_ok(x) for x in socks),
+                      [(x.get("version"), x.get("command"), x.get("target_host"),
+                        x.get("target_port"), x.get("granted")) for x in socks])
+            elif kind == "socks5_greeting":
+                offered = [int(m, 16) for m in value.split(",")]
+                chosen = int(kv["selected"], 16)
+                check(f"{tag} socks5 methods {value} chose {kv['selected']}",
+                      any(x.get("methods_offered") == offered and x.get("method_chosen") == chosen
+                          for x in socks),
+                      [(x.get("methods_offered"), x.get("method_chosen")) for x in socks])
+            elif kind == "socks5_auth":
+                ok = kv.get("ok") == "true"
+                check(f"{tag} socks5 auth {kv.get('user')} ok={ok}",
+                      any(x.get("user") == kv.get("user") and x.get("auth_ok") == ok
+                          for x in socks),
+                      [(x.get("user"), x.get("auth_ok")) for x in socks])
+        if not tunnel:
+            continue
+        # in a proxy session the SMTP records are those parsed inside the tunnel
+        smtp = [r["smtp"] for r in sess if r.get("event_type") == "smtp"
+                and (proto == "smtp") == ("tunnel" not in r)]
         check(f"{tag} smtp records", smtp, "no smtp record for the session")
+        auth_facts = []
         by_tx = {}
         for s in smtp:
             by_tx.setdefault(s.get("transaction", 0), s)
@@ -88,13 +147,7 @@ def main():
                 codes = {s.get("greeting", {}).get("code") for s in smtp}
                 check(f"{tag} greeting {value}", codes == {int(value)}, codes)
             elif kind == "auth":
-                auths = [s.get("auth") for s in smtp if s.get("auth")]
-                ok = any(a.get("mechanism") == value
-                         and a.get("code") == int(kv["code"])
-                         and a.get("ok") == (kv["ok"] == "true")
-                         and (a.get("user") or "") == kv.get("user", "")
-                         for a in auths)
-                check(f"{tag} auth {value} {kv['code']}", ok, auths)
+                auth_facts.append((value, kv))
             elif kind == "starttls":
                 check(f"{tag} starttls", any(s.get("tls") == "starttls" for s in smtp),
                       [s.get("tls") for s in smtp])
@@ -106,7 +159,7 @@ def main():
                 if not s:
                     continue
                 check(f"{tag} tx{n} mail_from",
-                      strip_brackets(s.get("mail_from")) == kv["mail_from"],
+                      strip_brackets(s.get("mail_from")) == strip_brackets(kv["mail_from"]),
                       s.get("mail_from"))
                 rc = s.get("recipients", [])
                 acc = sum(1 for r in rc if r.get("accepted"))
@@ -142,6 +195,18 @@ def main():
                 if kv.get("last") == "true":
                     check(f"{tag} tx{n} bdat last {kv['code']}",
                           d.get("complete") is True and d.get("code") == int(kv["code"]), d)
+        if auth_facts:
+            # the record keeps the session's last AUTH attempt, and counts
+            value, kv = auth_facts[-1]
+            auths = [s.get("auth") for s in smtp if s.get("auth")]
+            ok = any(a.get("mechanism") == value
+                     and a.get("code") == int(kv["code"])
+                     and a.get("ok") == (kv["ok"] == "true")
+                     and (a.get("user") or "") == kv.get("user", "")
+                     and a.get("attempts") == len(auth_facts)
+                     and a.get("failures") == sum(1 for _, k in auth_facts if k["ok"] != "true")
+                     for a in auths)
+            check(f"{tag} auth {value} {kv['code']} ({len(auth_facts)} attempts)", ok, auths)
         if tx_expected:
             got_tx = sorted(n for n in by_tx if n)
             check(f"{tag} transactions {sorted(tx_expected)}",
