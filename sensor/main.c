@@ -140,17 +140,22 @@ static void ebpf_inspect(void *arg, const struct pkt *p, int inspect)
 		ebpf_capture_set_flow(r->ebpf, p, inspect);
 }
 
-static void write_ebpf_stats(struct json *j, struct ebpf_capture *c)
+/* The eBPF counters, nested like the others ("ebpf":{"drop":{...}}) */
+static void write_ebpf_stats(struct json *j, const struct ebpf_stats *st)
 {
-	struct ebpf_stats st;
+	const char *names[RW_CTR__COUNT + EBPF_U__COUNT];
+	uint64_t vals[RW_CTR__COUNT + EBPF_U__COUNT];
+	int n = 0;
 
-	ebpf_capture_stats(c, &st);
-	json_obj_open(j, "ebpf");
-	for (int i = 0; i < RW_CTR__COUNT; i++)
-		json_u64(j, ebpf_kern_counter_names[i], st.kern[i]);
-	for (int i = 0; i < EBPF_U__COUNT; i++)
-		json_u64(j, ebpf_user_counter_names[i], st.user[i]);
-	json_obj_close(j);
+	for (int i = 0; i < RW_CTR__COUNT; i++, n++) {
+		names[n] = ebpf_kern_counter_names[i];
+		vals[n] = st->kern[i];
+	}
+	for (int i = 0; i < EBPF_U__COUNT; i++, n++) {
+		names[n] = ebpf_user_counter_names[i];
+		vals[n] = st->user[i];
+	}
+	eve_counters(j, names, vals, n);
 }
 
 /* Load and attach the TC program; on failure *err says why in one line. */
@@ -220,10 +225,18 @@ static void write_stats(struct run *r, struct dispatch *d,
 {
 	static char buf[256 * 1024];
 	struct rw_counters sum = *front;
+	struct ebpf_stats est;
 	struct engine_mem m;
 	struct json j;
 
 	dispatch_counters(d, &sum);
+	if (r->ebpf) {
+		/* eBPF mode: capture.* counts what reached user space (the
+		 * kernel's own view is in "ebpf") */
+		ebpf_capture_stats(r->ebpf, &est);
+		sum.v[CTR_PKTS] += est.user[EBPF_U_PKTS];
+		sum.v[CTR_BYTES] += est.user[EBPF_U_BYTES];
+	}
 	sum.v[CTR_OUT_RECORDS] = r->outs.records + 1;
 	sum.v[CTR_OUT_DROPPED] = output_set_dropped(&r->outs);
 	dispatch_mem(d, &m);
@@ -244,7 +257,7 @@ static void write_stats(struct run *r, struct dispatch *d,
 	}
 	json_obj_close(&j);
 	if (r->ebpf)
-		write_ebpf_stats(&j, r->ebpf);
+		write_ebpf_stats(&j, &est);
 	json_obj_close(&j);   /* stats */
 	json_obj_close(&j);   /* record */
 	if (!j.overflow)

@@ -478,6 +478,10 @@ run() {
 	"$PY" "$HELP" norm "$eve" >"$d/live.norm"
 	check "$t/records_equal_offline" 'diff "$d/ref.norm" "$d/live.norm" >"$d/norm.diff"' ||
 		head -c 6000 "$d/norm.diff" | diag
+	"$PY" "$HELP" alerts "$d/ref.json" >"$d/ref.alerts"
+	"$PY" "$HELP" alerts "$eve" >"$d/live.alerts"
+	check "$t/alert_rules_equal_offline" '[ -s "$d/ref.alerts" ] && diff "$d/ref.alerts" "$d/live.alerts" >"$d/alerts.diff"' ||
+		diag <"$d/alerts.diff"
 	# flow records: the same flows, ends and states; their packet/byte
 	# counters are compared for information only (see the note)
 	"$PY" "$HELP" flows "$d/ref.json" >"$d/ref.flows"

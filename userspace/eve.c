@@ -50,10 +50,12 @@ const char *eve_tunnel_type(enum tunnel_type t)
 	}
 }
 
-static int name_cmp(const void *a, const void *b)
+struct named { const char *name; uint64_t v; };
+
+static int named_cmp(const void *a, const void *b)
 {
-	return strcmp(rw_counter_names[*(const int *)a],
-		      rw_counter_names[*(const int *)b]);
+	return strcmp(((const struct named *)a)->name,
+		      ((const struct named *)b)->name);
 }
 
 /* number of leading dot-separated components a and b share */
@@ -73,22 +75,20 @@ static int common_parts(const char *a, const char *b)
 	}
 }
 
-void eve_stats_begin(struct json *j, uint64_t ts_us,
-		     const struct rw_counters *c)
+void eve_counters(struct json *j, const char *const *names,
+		  const uint64_t *vals, int n)
 {
-	int order[CTR__COUNT];
+	struct named sorted[256];
 	const char *prev = "";
 	int depth = 0;
 
-	for (int i = 0; i < CTR__COUNT; i++)
-		order[i] = i;
-	qsort(order, CTR__COUNT, sizeof(int), name_cmp);
-	json_obj_open(j, NULL);
-	json_ts(j, "timestamp", ts_us);
-	json_str(j, "event_type", "stats");
-	json_obj_open(j, "stats");
-	for (int i = 0; i < CTR__COUNT; i++) {
-		const char *name = rw_counter_names[order[i]];
+	if (n > 256)
+		n = 256;
+	for (int i = 0; i < n; i++)
+		sorted[i] = (struct named){ names[i], vals[i] };
+	qsort(sorted, (size_t)n, sizeof(sorted[0]), named_cmp);
+	for (int i = 0; i < n; i++) {
+		const char *name = sorted[i].name;
 		int keep = common_parts(prev, name);
 		const char *p = name;
 		char part[64];
@@ -108,9 +108,19 @@ void eve_stats_begin(struct json *j, uint64_t ts_us,
 			json_obj_open(j, part);
 			depth++;
 		}
-		json_u64(j, p, c->v[order[i]]);
+		json_u64(j, p, sorted[i].v);
 		prev = name;
 	}
 	while (depth-- > 0)
 		json_obj_close(j);
+}
+
+void eve_stats_begin(struct json *j, uint64_t ts_us,
+		     const struct rw_counters *c)
+{
+	json_obj_open(j, NULL);
+	json_ts(j, "timestamp", ts_us);
+	json_str(j, "event_type", "stats");
+	json_obj_open(j, "stats");
+	eve_counters(j, rw_counter_names, c->v, CTR__COUNT);
 }

@@ -28,6 +28,11 @@ const char *eve_tunnel_type(enum tunnel_type t);
 /* format an address (family 4 or 6) */
 void eve_addr(int family, const uint8_t *a, char *out, size_t cap);
 
+/* Write counters as nested objects, one level per dot of their names
+ * ("flow.closed.fin" -> "flow":{"closed":{"fin":N}}); at most 256. */
+void eve_counters(struct json *j, const char *const *names,
+		  const uint64_t *vals, int n);
+
 /* {"timestamp":..,"event_type":"stats","stats":{...}}: counters nested by
  * the dots of their names, then extra members added by the caller. */
 void eve_stats_begin(struct json *j, uint64_t ts_us,
