@@ -80,8 +80,15 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 
 unit: deps $(TEST_BINS)
 
+# The bundled example: an internet client using an open relay, and spam
+# sent through an open HTTP proxy, with the sets of the fixtures' network.
+RUN_SETS := --set HOME_NET=10.0.0.0/24,203.0.113.25/32,203.0.113.26/32 \
+	--set TRUSTED_NETS=10.0.0.0/24 --set LOCAL_DOMAINS=lan.example \
+	--set SMTP_SERVERS=10.0.0.25/32,198.51.100.1/32 \
+	--set PROXY_SERVERS=203.0.113.25/32
 run: deps $(BUILD)/relaywatch
-	$(BUILD)/relaywatch -r tests/fixtures/smtp/open_relay.pcap
+	$(BUILD)/relaywatch -r tests/fixtures/smtp/open_relay.pcap \
+		-r tests/fixtures/proxy/http_connect_smtp.pcap $(RUN_SETS) --no-stats
 
 test: test-deps $(BUILD)/relaywatch $(TEST_BINS) $(TOOLS)
 	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh
