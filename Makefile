@@ -108,7 +108,7 @@ fuzz: deps $(FUZZ_BINS)
 asan:
 	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" unit
 
-bench: $(BUILD)/relaywatch $(TOOLS)
+bench: $(BUILD)/relaywatch $(TOOLS) $(BUILD)/tests/test_bpf
 	@scripts/deps.sh bench
 	BUILD=$(BUILD) bench/run.sh
 

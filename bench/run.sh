@@ -321,6 +321,16 @@ else
 	echo "- target, relaywatch >= 50% of the no-op limit on one core: n/a (${ERR[rw1]})"
 fi
 
+# the live figure: the TC program's cost per packet and the share of
+# bytes that reach user space (needs root: namespaces, BPF)
+echo
+echo "Live (eBPF TC program, bench/bpf_cost.sh):"
+if [ "$(id -u)" = 0 ] && [ -x "$BUILD/tests/test_bpf" ]; then
+	BUILD=$BUILD bash "$(dirname "$0")/bpf_cost.sh" || echo "- bpf_cost.sh failed (see above)"
+else
+	echo "- n/a: needs root and $BUILD/tests/test_bpf (make test builds it)"
+fi
+
 # a relaywatch that did not run is a failed benchmark (the table says why)
 [ -n "${WALL[rw1]:-}" ] || exit 1
 exit 0
