@@ -95,7 +95,7 @@ test: test-deps $(BUILD)/relaywatch $(TEST_BINS) $(TOOLS)
 
 # libFuzzer targets under ASan+UBSan (clang), engine sources rebuilt with them
 FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -std=gnu11 $(CPPFLAGS) $(PKG_CFLAGS) -DRW_FUZZ
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard tests/fuzz/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lpthread
 fuzz: deps $(FUZZ_BINS)

@@ -1,151 +1,22 @@
-/* fuzz_socks.c - libFuzzer target for the SOCKS parser.
- *
- * Input: a sequence of records  [ctl][len][len bytes of data]
- *   ctl bit 0   direction (0 client->server, 1 server->client)
- *   ctl bit 1   1 = a gap of len*16+1 bytes (no data follows)
- *   ctl bit 2   midstream pickup (first record only)
- * Each record is fed twice over two parser instances: once whole and once
- * one byte at a time; the event logs (EVE JSON, tunnel bytes) must be the
- * same, or the parser is not resumable (trap).
- */
-#include <stdint.h>
-#include <stdlib.h>
+/* fuzz_socks.c - libFuzzer target for the SOCKS parser (harness and input
+ * format: fuzz_proto.h). */
 #include <string.h>
-#include "proto.h"
-#include "socks.h"
 #include "json.h"
+#include "socks.h"
 
-struct fz_log {
-	uint64_t h;      /* running hash of everything the sink saw */
-	size_t events;
-};
+#define FZ_OPS socks_ops
+#define FZ_RECORD_EV EV_SOCKS_RECORD
+#define FZ_PORT 1080
 
-static void fz_mix(struct fz_log *l, const void *p, size_t n)
+static void fz_fact(struct json *j, const void *obj)
 {
-	const uint8_t *b = p;
+	const struct socks_tx *tx = obj;
 
-	for (size_t i = 0; i < n; i++)
-		l->h = (l->h ^ b[i]) * 1099511628211ull;
-}
-
-static void fz_event(void *ctx, enum proto_event type, const void *obj,
-		     uint64_t ts)
-{
-	struct fz_log *l = ctx;
-	static char buf[16384];
-	struct json j;
-
-	(void)ts;
-	json_init(&j, buf, sizeof(buf));
-	json_obj_open(&j, NULL);
-	if (type == EV_SOCKS_RECORD) {
-		if (!socks_ops.eve(&j, type, obj))
-			__builtin_trap();
-	} else {
-		/* a fact: the request struct must be sane */
-		const struct socks_tx *tx = obj;
-
-		if (strnlen(tx->target_host, sizeof(tx->target_host)) ==
-		    sizeof(tx->target_host) || tx->n_methods > SOCKS_METHODS_MAX)
-			__builtin_trap();
-		json_u64(&j, "v", tx->version);
-		json_str(&j, "h", tx->target_host);
-	}
-	json_obj_close(&j);
-	fz_mix(l, &type, sizeof(type));
-	fz_mix(l, buf, j.len);
-	l->events++;
-}
-
-static void fz_open(void *ctx, const struct tunnel_info *ti, uint64_t ts)
-{
-	struct fz_log *l = ctx;
-
-	(void)ts;
-	if (strnlen(ti->target_host, sizeof(ti->target_host)) ==
-	    sizeof(ti->target_host))
+	if (strnlen(tx->target_host, sizeof(tx->target_host)) ==
+	    sizeof(tx->target_host) || tx->n_methods > SOCKS_METHODS_MAX)
 		__builtin_trap();
-	fz_mix(l, "O", 1);
-	fz_mix(l, ti->target_host, strlen(ti->target_host));
-	fz_mix(l, &ti->target_port, sizeof(ti->target_port));
+	json_u64(j, "v", tx->version);
+	json_str(j, "h", tx->target_host);
 }
 
-static void fz_data(void *ctx, int dir, const uint8_t *d, size_t n,
-		    uint64_t ts)
-{
-	struct fz_log *l = ctx;
-
-	(void)ts;
-	if (!n)
-		__builtin_trap();
-	/* bytes are hashed one at a time: chunking must not matter */
-	for (size_t i = 0; i < n; i++) {
-		fz_mix(l, dir ? "d" : "D", 1);
-		fz_mix(l, d + i, 1);
-	}
-}
-
-static void fz_gap(void *ctx, int dir, size_t n, uint64_t ts)
-{
-	struct fz_log *l = ctx;
-
-	(void)ts;
-	fz_mix(l, "G", 1);
-	fz_mix(l, &dir, sizeof(dir));
-	fz_mix(l, &n, sizeof(n));
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	static void *st[2];
-	struct fz_log log[2] = { { 14695981039346656037ull, 0 },
-				 { 14695981039346656037ull, 0 } };
-	struct rw_counters ctr[2];
-	struct proto_init pi = { .server_port = 1080 };
-	size_t i = 0;
-
-	for (int k = 0; k < 2; k++) {
-		if (!st[k])
-			st[k] = malloc(socks_ops.state_size);
-	}
-	if (size && (data[0] & 4))
-		pi.midstream = 1;
-	memset(ctr, 0, sizeof(ctr));
-	for (int k = 0; k < 2; k++) {
-		struct proto_sink sink = { &log[k], fz_event, fz_open, fz_data,
-					   fz_gap };
-
-		socks_ops.init(st[k], &sink, &ctr[k], &pi);
-	}
-	/* probe on the first records must not crash either */
-	socks_ops.probe(data, size / 2, data + size / 2, size - size / 2);
-
-	while (i + 2 <= size) {
-		int dir = data[i] & 1, gap = data[i] & 2;
-		size_t len = data[i + 1];
-
-		i += 2;
-		if (gap) {
-			for (int k = 0; k < 2; k++)
-				socks_ops.gap(st[k], dir, len * 16 + 1, i);
-			continue;
-		}
-		if (len > size - i)
-			len = size - i;
-		socks_ops.feed(st[0], dir, data + i, len, i);
-		for (size_t b = 0; b < len; b++)
-			socks_ops.feed(st[1], dir, data + i + b, 1, i);
-		i += len;
-		if (socks_ops.wants_data(st[0]) !=
-		    socks_ops.wants_data(st[1]))
-			__builtin_trap();
-	}
-	for (int k = 0; k < 2; k++)
-		socks_ops.end(st[k], size);
-	if (log[0].h != log[1].h || log[0].events != log[1].events ||
-	    memcmp(&ctr[0], &ctr[1], sizeof(ctr[0])))
-		__builtin_trap();
-	return 0;
-}
+#include "fuzz_proto.h"
