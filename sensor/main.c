@@ -490,14 +490,13 @@ int main(int argc, char **argv)
 	if (live.n_ifnames && capture != CAP_PCAP) {
 		if (open_ebpf(&r, &live, &cfg, err, sizeof(err)) < 0) {
 			if (capture == CAP_EBPF) {
-				fprintf(stderr, "relaywatch: ebpf capture: %s\n",
-					err);
+				fprintf(stderr, "relaywatch: %s\n", err);
 				output_set_close(&r.outs);
 				ruleset_unref(rules);
 				return 1;
 			}
-			fprintf(stderr, "relaywatch: ebpf capture unavailable "
-				"(%s); using libpcap\n", err);
+			fprintf(stderr, "relaywatch: %s; falling back to "
+				"libpcap\n", err);
 			r.ebpf = NULL;
 		}
 	}
