@@ -655,6 +655,21 @@ enum rule_action rule_eval(struct rule_ctx *c, const struct ruleset *rs,
 	enum rule_action verdict = RA_NONE;
 	const uint32_t *idx = rs->by_trigger[f->trigger];
 	uint32_t n = rs->n_by_trigger[f->trigger];
+	const struct verb_index *vi = &rs->by_verb[f->trigger];
+	if (vi->nverbs >= 0 && n) {
+		/* only the rules that can match this command's verb */
+		struct rule_value cv;
+		int v = vi->nverbs;   /* unguarded rules */
+		if (fetch(c, F_SMTP_COMMAND, &cv) == 0)
+			for (int k = 0; k < vi->nverbs; k++)
+				if (strlen(vi->verb[k]) == cv.s.n &&
+				    !memcmp(vi->verb[k], cv.s.p, cv.s.n)) {
+					v = k;
+					break;
+				}
+		idx = vi->list[v];
+		n = vi->n[v];
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		const struct rule *r = &rs->rules[idx[i]];
 		if (r->expr >= 0 && !ev(c, r->expr))

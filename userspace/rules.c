@@ -2385,8 +2385,11 @@ static void ruleset_free(struct ruleset *rs)
 	for (int i = 0; i < rs->nsets; i++)
 		setb_free((struct setb *)rs->sets[i]);
 	free(rs->sets);
-	for (int i = 0; i < TRIG__COUNT; i++)
+	for (int i = 0; i < TRIG__COUNT; i++) {
 		free(rs->by_trigger[i]);
+		for (int v = 0; v <= RULE_VERB_INDEX_MAX; v++)
+			free(rs->by_verb[i].list[v]);
+	}
 	free(rs->rules);
 	free(rs->exprs);
 	free(rs->specs);
@@ -2448,6 +2451,74 @@ static uint64_t spec_id(uint32_t a, uint32_t b)
 	x *= 0xff51afd7ed558ccdULL;
 	x ^= x >> 33;
 	return x;
+}
+
+/* The SMTP verb rule r requires, from a top-level AND chain containing
+ * smtp.command == "LIT"; NULL if none. */
+static const struct rule_expr *verb_guard(const struct ruleset *rs,
+					  int32_t i)
+{
+	const struct rule_expr *e;
+
+	if (i < 0)
+		return NULL;
+	e = &rs->exprs[i];
+	if (e->op == EX_AND) {
+		const struct rule_expr *g = verb_guard(rs, e->l);
+		return g ? g : verb_guard(rs, e->r);
+	}
+	if (e->op == EX_EQ && !e->neg && e->field == F_SMTP_COMMAND &&
+	    e->lit.s.n > 0 && e->lit.s.n < 16)
+		return e;
+	return NULL;
+}
+
+static int verb_slot(struct verb_index *vi, const struct rule_expr *g)
+{
+	for (int v = 0; v < vi->nverbs; v++)
+		if (strlen(vi->verb[v]) == g->lit.s.n &&
+		    !memcmp(vi->verb[v], g->lit.s.p, g->lit.s.n))
+			return v;
+	if (vi->nverbs == RULE_VERB_INDEX_MAX)
+		return -1;
+	memcpy(vi->verb[vi->nverbs], g->lit.s.p, g->lit.s.n);
+	vi->verb[vi->nverbs][g->lit.s.n] = '\0';
+	return vi->nverbs++;
+}
+
+/* Split trigger t's rule list by required verb (see struct verb_index).
+ * Only for the SMTP command/reply triggers; more distinct verbs than the
+ * index holds leave the index off (correct, just slower). */
+static int verb_index_build(struct ruleset *rs, int t)
+{
+	struct verb_index *vi = &rs->by_verb[t];
+	uint32_t n = rs->n_by_trigger[t];
+	int slot_of[n ? n : 1];
+
+	vi->nverbs = -1;
+	if ((t != TRIG_SMTP_COMMAND && t != TRIG_SMTP_REPLY) || !n)
+		return 0;
+	vi->nverbs = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct rule *r = &rs->rules[rs->by_trigger[t][i]];
+		const struct rule_expr *g = verb_guard(rs, r->expr);
+
+		slot_of[i] = -1;
+		if (g && r->action != RA_PASS &&
+		    (slot_of[i] = verb_slot(vi, g)) < 0) {
+			vi->nverbs = -1;   /* too many verbs: no index */
+			return 0;
+		}
+	}
+	for (int v = 0; v <= vi->nverbs; v++) {
+		vi->list[v] = malloc(sizeof(uint32_t) * n);
+		if (!vi->list[v])
+			return -1;
+		for (uint32_t i = 0; i < n; i++)
+			if (slot_of[i] < 0 || slot_of[i] == v)
+				vi->list[v][vi->n[v]++] = rs->by_trigger[t][i];
+	}
+	return 0;
 }
 
 static void finalize(struct build *B)
@@ -2606,6 +2677,11 @@ static void finalize(struct build *B)
 					rs->by_trigger[t][rs->n_by_trigger[t]++] =
 						(uint32_t)i;
 	}
+	for (int t = 0; t < TRIG__COUNT; t++)
+		if (verb_index_build(rs, t) < 0) {
+			B->nomem = 1;
+			return;
+		}
 	/* the named sets move to the ruleset */
 	rs->sets = malloc(sizeof(*rs->sets) * (size_t)(B->nsets ? B->nsets : 1));
 	if (!rs->sets) {

@@ -195,6 +195,8 @@ struct rule {
 	uint32_t line;
 };
 
+#define RULE_VERB_INDEX_MAX 32
+
 struct arena;
 
 struct ruleset {
@@ -211,6 +213,17 @@ struct ruleset {
 	/* per trigger: rule indexes, pass rules first, then load order */
 	uint32_t *by_trigger[TRIG__COUNT];
 	uint32_t n_by_trigger[TRIG__COUNT];
+	/* smtp.command / smtp.reply: the same lists split by the SMTP verb a
+	 * rule requires (a top-level `smtp.command == "RCPT"` test): one list
+	 * per verb holds the rules guarded by it plus the unguarded ones, in
+	 * by_trigger order; other verbs use the unguarded list. A fact then
+	 * runs only the rules that can match its verb. */
+	struct verb_index {
+		int nverbs;                  /* -1: no index (use by_trigger) */
+		char verb[RULE_VERB_INDEX_MAX][16];
+		uint32_t *list[RULE_VERB_INDEX_MAX + 1]; /* [nverbs]: unguarded */
+		uint32_t n[RULE_VERB_INDEX_MAX + 1];
+	} by_verb[TRIG__COUNT];
 	const struct rule_set *home_net;
 	void **regexes;           /* every pcre2 code, for freeing */
 	int nregexes;

@@ -857,6 +857,53 @@ static void rcpt_reply(struct tf *t, const char *client, const char *rcpt,
 	tf_bool(t, F_SMTP_TLS, 0);
 }
 
+TEST(verb_index_runs_only_matching_rules)
+{
+	/* rules guarded by smtp.command == "X" run only for that verb;
+	 * unguarded and negated tests run for every verb, in file order */
+	const char *text =
+		"rule v.rcpt { sid 1 on smtp.reply when smtp.command == \"RCPT\" "
+		"and smtp.reply.code == 250 action alert msg \"r\" }\n"
+		"rule v.any { sid 2 on smtp.reply when smtp.reply.code == 250 "
+		"action alert msg \"a\" }\n"
+		"rule v.mail { sid 3 on smtp.reply when smtp.reply.code == 250 and "
+		"smtp.command == \"MAIL\" action alert msg \"m\" }\n"
+		"rule v.notrcpt { sid 4 on smtp.reply when smtp.command != \"RCPT\" "
+		"action alert msg \"n\" }\n"
+		"rule v.either { sid 5 on smtp.reply when smtp.command == \"RCPT\" "
+		"or smtp.command == \"MAIL\" action alert msg \"e\" }\n";
+	struct ruleset *rs = load_ok(text, NULL);
+	struct rule_ctx *c = new_ctx();
+	struct got g;
+	struct tf t;
+
+	CHECK(rs != NULL);
+	if (!rs)
+		return;
+	CHECK_INT(rs->by_verb[TRIG_SMTP_REPLY].nverbs, 2);
+	tf_init(&t, TRIG_SMTP_REPLY, 1);
+	tf_str(&t, F_SMTP_COMMAND, "RCPT");
+	tf_int(&t, F_SMTP_REPLY_CODE, 250);
+	memset(&g, 0, sizeof(g));
+	eval(c, rs, &t, &g);
+	CHECK_INT(g.n, 3);
+	CHECK_STR(g.id[0], "v.rcpt");
+	CHECK_STR(g.id[1], "v.any");
+	CHECK_STR(g.id[2], "v.either");
+	tf_str(&t, F_SMTP_COMMAND, "QUIT");
+	memset(&g, 0, sizeof(g));
+	eval(c, rs, &t, &g);
+	CHECK_INT(g.n, 2);
+	CHECK(got_has(&g, "v.any") && got_has(&g, "v.notrcpt"));
+	tf_str(&t, F_SMTP_COMMAND, "MAIL");
+	memset(&g, 0, sizeof(g));
+	eval(c, rs, &t, &g);
+	CHECK(got_has(&g, "v.mail") && got_has(&g, "v.either") &&
+	      got_has(&g, "v.notrcpt") && !got_has(&g, "v.rcpt"));
+	rule_ctx_free(c);
+	ruleset_unref(rs);
+}
+
 TEST(rule_relay_open)
 {
 	struct tf t;
@@ -1353,6 +1400,7 @@ int main(void)
 	RUN(ratelimit);
 	RUN(pass_suppresses_later_rules_for_the_flow);
 	shipped_setup();
+	RUN(verb_index_runs_only_matching_rules);
 	RUN(rule_relay_open);
 	RUN(rule_relay_attempt);
 	RUN(rule_relay_confirmed);
