@@ -721,6 +721,35 @@ int ebpf_capture_set_flow(struct ebpf_capture *c, const struct pkt *p,
 	return -EAGAIN;
 }
 
+int ebpf_capture_flow_counters(struct ebpf_capture *c, const struct pkt *p,
+			       uint64_t pkts[2], uint64_t bytes[2])
+{
+	struct rw_flow_key k;
+	struct rw_flow_val v;
+	__be32 src[4], dst[4];
+	int a_to_b = 0;
+
+	if (!c || !p || (p->family != 4 && p->family != 6))
+		return -EINVAL;
+	memcpy(src, p->src, 16);
+	memcpy(dst, p->dst, 16);
+	if (p->family == 4) {
+		src[1] = src[2] = src[3] = 0;
+		dst[1] = dst[2] = dst[3] = 0;
+	}
+	rw_flow_key_make(&k, p->family, src, dst, htons(p->sport),
+			 htons(p->dport), p->nvlan > 0 ? p->vlan[0] & 0x0fff : 0,
+			 p->nvlan > 1 ? p->vlan[1] & 0x0fff : 0, &a_to_b);
+	if (bpf_map_lookup_elem(bpf_map__fd(c->skel->maps.flows), &k, &v) < 0)
+		return -errno;
+	/* p goes client -> server: that is a->b when a_to_b */
+	pkts[0] = v.pkts[!a_to_b];
+	pkts[1] = v.pkts[a_to_b];
+	bytes[0] = v.bytes[!a_to_b];
+	bytes[1] = v.bytes[a_to_b];
+	return 0;
+}
+
 void ebpf_capture_stats(struct ebpf_capture *c, struct ebpf_stats *out)
 {
 	struct rw_stats *per;

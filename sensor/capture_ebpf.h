@@ -96,6 +96,11 @@ int ebpf_capture_set_flow(struct ebpf_capture *c, const struct pkt *p,
 
 /* Kernel per-CPU counters summed, plus the reader's own. */
 void ebpf_capture_stats(struct ebpf_capture *c, struct ebpf_stats *out);
+/* The kernel's packet and byte counters of p's flow (p from client to
+ * server): [0] client->server, [1] server->client. 0, or -errno (-ENOENT:
+ * the LRU table no longer holds the flow). */
+int ebpf_capture_flow_counters(struct ebpf_capture *c, const struct pkt *p,
+			       uint64_t pkts[2], uint64_t bytes[2]);
 
 /* Detaches (removes the clsact qdisc only if we created or adopted it and
  * no other filter uses it) and frees. NULL-safe. */

@@ -141,6 +141,14 @@ static void ebpf_inspect(void *arg, const struct pkt *p, int inspect)
 }
 
 /* The eBPF counters, nested like the others ("ebpf":{"drop":{...}}) */
+static int ebpf_counters(void *arg, const struct pkt *p, uint64_t pkts[2],
+			 uint64_t bytes[2])
+{
+	struct run *r = arg;
+	return r->ebpf ? ebpf_capture_flow_counters(r->ebpf, p, pkts, bytes)
+		       : -ENODEV;
+}
+
 static void write_ebpf_stats(struct json *j, const struct ebpf_stats *st)
 {
 	const char *names[RW_CTR__COUNT + EBPF_U__COUNT];
@@ -502,6 +510,8 @@ int main(int argc, char **argv)
 	}
 	d = dispatch_new(workers, &cfg, &sink, ebpf_inspect, &r);
 	r.d = d;
+	if (d && r.ebpf)
+		dispatch_set_flow_counters(d, ebpf_counters);
 	/* each engine holds its own reference now */
 	ruleset_unref(rules);
 	cfg.rules = rules = NULL;

@@ -494,6 +494,10 @@ run() {
 		echo "# note: flow packet/byte counters differ from offline in $(diff "$d/ref.fcnt" "$d/live.fcnt" | grep -c '^>') of $(wc -l <"$d/ref.fcnt") flow records (live first):"
 		paste -d'\n' "$d/live.fcnt" "$d/ref.fcnt" | head -4 | cut -c1-220 | diag
 	fi
+	if [ "$mode" = ebpf ]; then
+		check "$t/flow_counters_from_kernel" '"$PY" "$HELP" flowcmp "$d/ref.json" "$eve" >"$d/flowcmp.out"' ||
+			diag <"$d/flowcmp.out"
+	fi
 	check "$t/stats_record" 'grep -q "\"event_type\":\"stats\"" "$eve"'
 
 	# bulk: no record, and (almost) no byte of it in user space

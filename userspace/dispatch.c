@@ -49,6 +49,8 @@ struct dispatch {
 	uint64_t next_index;
 	uint64_t last_tick;
 	void (*flow_inspect)(void *, const struct pkt *, int);
+	int (*flow_counters)(void *, const struct pkt *, uint64_t *,
+			     uint64_t *);
 	void *inspect_arg;
 	int finished;
 };
@@ -92,6 +94,22 @@ static void worker_inspect(void *arg, const struct pkt *p, int inspect)
 	 * update is thread-safe (a syscall) */
 	if (w->d->flow_inspect)
 		w->d->flow_inspect(w->d->inspect_arg, p, inspect);
+}
+
+static int dispatch_counters_cb(void *arg, const struct pkt *p,
+				uint64_t pkts[2], uint64_t bytes[2])
+{
+	struct dispatch *d = arg;
+	/* a map lookup (a syscall): safe from any worker thread */
+	return d->flow_counters ? d->flow_counters(d->inspect_arg, p, pkts,
+						   bytes) : -1;
+}
+
+static int worker_counters(void *arg, const struct pkt *p, uint64_t pkts[2],
+			   uint64_t bytes[2])
+{
+	struct worker *w = arg;
+	return dispatch_counters_cb(w->d, p, pkts, bytes);
 }
 
 static void *worker_main(void *arg)
@@ -200,7 +218,8 @@ struct dispatch *dispatch_new(int nworkers, const struct engine_config *cfg,
 	d->inspect_arg = inspect_arg;
 	d->next_index = 1;
 	if (nworkers <= 1) {
-		struct engine_output o = { d, single_record, single_inspect };
+		struct engine_output o = { d, single_record, single_inspect,
+					   dispatch_counters_cb };
 		d->n = 1;
 		d->single = engine_new(cfg, &o);
 		if (!d->single) {
@@ -217,7 +236,8 @@ struct dispatch *dispatch_new(int nworkers, const struct engine_config *cfg,
 		goto fail;
 	for (int i = 0; i < nworkers; i++) {
 		struct worker *w = &d->w[i];
-		struct engine_output o = { w, worker_record, worker_inspect };
+		struct engine_output o = { w, worker_record, worker_inspect,
+					   worker_counters };
 		w->d = d;
 		if (ring_init(&w->in, IN_RING_BYTES) < 0 ||
 		    ring_init(&w->out, OUT_RING_BYTES) < 0 ||
@@ -356,6 +376,13 @@ void dispatch_mem(struct dispatch *d, struct engine_mem *m)
 		m->parsers_peak += one.parsers_peak;
 		m->reasm_bytes_peak += one.reasm_bytes_peak;
 	}
+}
+
+void dispatch_set_flow_counters(struct dispatch *d,
+				 int (*fn)(void *arg, const struct pkt *p,
+					   uint64_t pkts[2], uint64_t bytes[2]))
+{
+	d->flow_counters = fn;
 }
 
 int dispatch_workers(const struct dispatch *d)

@@ -50,6 +50,11 @@ void dispatch_finish(struct dispatch *d);
 void dispatch_counters(struct dispatch *d, struct rw_counters *sum);
 void dispatch_mem(struct dispatch *d, struct engine_mem *m);
 int dispatch_workers(const struct dispatch *d);
+/* the capture's per-flow counters for flow records (see engine_output);
+ * called with the inspect_arg given to dispatch_new; set before packets */
+void dispatch_set_flow_counters(struct dispatch *d,
+				int (*fn)(void *arg, const struct pkt *p,
+					  uint64_t pkts[2], uint64_t bytes[2]));
 void dispatch_free(struct dispatch *d);
 
 #endif

@@ -607,13 +607,35 @@ static void flow_record(struct engine *e, struct eflow *f,
 		app = "none";
 	else if (f->app.ops)
 		app = f->app.ops->name;
+	uint64_t pk[2] = { f->pkts[0], f->pkts[1] };
+	uint64_t by[2] = { f->bytes[0], f->bytes[1] };
+	int kernel = 0;
+
+	if (e->out.flow_counters) {
+		const struct flow_key *k = &f->link.key;
+		struct pkt p = { .family = k->family, .nvlan = k->nvlan };
+		uint64_t kp[2], kb[2];
+
+		memcpy(p.src, k->addr[f->cli], 16);
+		memcpy(p.dst, k->addr[!f->cli], 16);
+		p.sport = k->port[f->cli];
+		p.dport = k->port[!f->cli];
+		memcpy(p.vlan, k->vlan, sizeof(p.vlan));
+		if (e->out.flow_counters(e->out.arg, &p, kp, kb) == 0) {
+			memcpy(pk, kp, sizeof(pk));
+			memcpy(by, kb, sizeof(by));
+			kernel = 1;
+		}
+	}
 	record_begin(e, f, f->link.last_ts, "flow");
 	json_str(&e->j, "app_proto", app);
 	json_obj_open(&e->j, "flow");
-	json_u64(&e->j, "pkts_toserver", f->pkts[DIR_TO_SERVER]);
-	json_u64(&e->j, "pkts_toclient", f->pkts[DIR_TO_CLIENT]);
-	json_u64(&e->j, "bytes_toserver", f->bytes[DIR_TO_SERVER]);
-	json_u64(&e->j, "bytes_toclient", f->bytes[DIR_TO_CLIENT]);
+	json_u64(&e->j, "pkts_toserver", pk[DIR_TO_SERVER]);
+	json_u64(&e->j, "pkts_toclient", pk[DIR_TO_CLIENT]);
+	json_u64(&e->j, "bytes_toserver", by[DIR_TO_SERVER]);
+	json_u64(&e->j, "bytes_toclient", by[DIR_TO_CLIENT]);
+	if (kernel)
+		json_str(&e->j, "counted_by", "kernel");
 	json_ts(&e->j, "start", f->first_ts);
 	json_ts(&e->j, "end", f->link.last_ts);
 	json_u64(&e->j, "age", (f->link.last_ts - f->first_ts) / 1000000);

@@ -69,6 +69,12 @@ struct engine_output {
 	/* optional: the engine no longer needs (inspect=0) or needs
 	 * (inspect=1) this flow's packets: the eBPF front-end bypasses it */
 	void (*flow_inspect)(void *arg, const struct pkt *p, int inspect);
+	/* optional: the capture's own per-flow counters for the flow of p
+	 * (p from client to server), [0] to server, [1] to client; 0 if
+	 * known. The eBPF front-end keeps counting packets it does not send
+	 * up (pure ACKs, bypassed flows): flow records then use its figures. */
+	int (*flow_counters)(void *arg, const struct pkt *p, uint64_t pkts[2],
+			     uint64_t bytes[2]);
 };
 
 struct engine;

@@ -4,6 +4,7 @@
 usage:
   e2e_eve.py norm EVE            protocol records (smtp, http, socks)
   e2e_eve.py alerts EVE          the rule ids that fired, once each
+  e2e_eve.py flowcmp REF LIVE    eBPF flow counters (kernel) vs offline
                                  with the fields that differ between two
                                  captures of the same traffic removed
                                  (timestamps, flow ids), one sorted JSON line
@@ -86,8 +87,10 @@ def cmd_norm(path):
     return 0
 
 
+# "counted_by": "kernel" marks eBPF-mode records whose counters come from
+# the kernel's flow table (it also counts what it does not send up)
 COUNTERS = ("pkts_toserver", "pkts_toclient", "bytes_toserver",
-            "bytes_toclient")
+            "bytes_toclient", "counted_by")
 
 
 def cmd_flows(path, counters):
@@ -108,6 +111,37 @@ def cmd_flows(path, counters):
     for l in sorted(lines):
         print(l)
     return 0
+
+
+def cmd_flowcmp(ref, live):
+    """eBPF mode: each live flow record's packet counters come from the
+    kernel's table, which sees every packet of the flow on the hook, as
+    tcpdump does; it may also count the last ACK after both FINs (the
+    offline reader closes the flow at the second FIN): allow +2."""
+    def index(path):
+        out = {}
+        for r in load(path):
+            if r.get("event_type") == "flow":
+                k = (r.get("src_ip"), r.get("src_port"), r.get("dest_ip"),
+                     r.get("dest_port"))
+                out[k] = r.get("flow", {})
+        return out
+    a, b = index(ref), index(live)
+    bad = 0
+    for k, fa in a.items():
+        fb = b.get(k)
+        if fb is None:
+            print("missing live flow %s" % (k,))
+            bad += 1
+            continue
+        for c in ("pkts_toserver", "pkts_toclient"):
+            if not fa[c] <= fb[c] <= fa[c] + 2:
+                print("%s %s: offline %d, live %d" % (k, c, fa[c], fb[c]))
+                bad += 1
+        if fb.get("counted_by") != "kernel":
+            print("%s: not counted by the kernel" % (k,))
+            bad += 1
+    return 1 if bad or not a else 0
 
 
 def cmd_counts(path):
@@ -284,6 +318,8 @@ def main(argv):
         return cmd_norm(path)
     if cmd == "alerts":
         return cmd_alerts(path)
+    if cmd == "flowcmp" and len(rest) == 1:
+        return cmd_flowcmp(path, rest[0])
     if cmd == "flows" and rest in ([], ["--counters"]):
         return cmd_flows(path, bool(rest))
     if cmd == "counts":
