@@ -65,7 +65,7 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 .SECONDARY: $(BPF_OBJS) $(BPF_SKELS)
 
 # unit tests: one binary per tests/unit/test_*.c, linked with the engine
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(SENSOR_LIB_OBJS) tests/unit/t.h
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(SENSOR_LIB_OBJS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -Itests/unit -o $@ $< $(LIB_OBJS) $(SENSOR_LIB_OBJS) $(LDFLAGS) $(LDLIBS)
 
