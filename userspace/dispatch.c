@@ -218,8 +218,10 @@ struct dispatch *dispatch_new(int nworkers, const struct engine_config *cfg,
 	d->inspect_arg = inspect_arg;
 	d->next_index = 1;
 	if (nworkers <= 1) {
-		struct engine_output o = { d, single_record, single_inspect,
-					   dispatch_counters_cb };
+		struct engine_output o = {
+			.arg = d, .record = single_record,
+			.flow_inspect = single_inspect,
+			.flow_counters = dispatch_counters_cb };
 		d->n = 1;
 		d->single = engine_new(cfg, &o);
 		if (!d->single) {
@@ -236,8 +238,10 @@ struct dispatch *dispatch_new(int nworkers, const struct engine_config *cfg,
 		goto fail;
 	for (int i = 0; i < nworkers; i++) {
 		struct worker *w = &d->w[i];
-		struct engine_output o = { w, worker_record, worker_inspect,
-					   worker_counters };
+		struct engine_output o = {
+			.arg = w, .record = worker_record,
+			.flow_inspect = worker_inspect,
+			.flow_counters = worker_counters };
 		w->d = d;
 		if (ring_init(&w->in, IN_RING_BYTES) < 0 ||
 		    ring_init(&w->out, OUT_RING_BYTES) < 0 ||

@@ -363,7 +363,7 @@ TEST(block_rule_drops_the_packet)
 {
 	struct engine_config cfg;
 	struct sinkbuf sb = {0};
-	struct engine_output out = { &sb, sink_record, NULL };
+	struct engine_output out = { .arg = &sb, .record = sink_record };
 	struct ruleset *rs = load(BLOCK_SMTP);
 
 	CHECK(rs != NULL);
@@ -419,7 +419,7 @@ TEST(ruleset_swap_releases_old_sets)
 {
 	struct engine_config cfg;
 	struct sinkbuf sb = {0};
-	struct engine_output out = { &sb, sink_record, NULL };
+	struct engine_output out = { .arg = &sb, .record = sink_record };
 	struct ruleset *a = load(BLOCK_SMTP), *b = load(ALERT_ALL);
 
 	CHECK(a && b);
@@ -488,7 +488,7 @@ TEST(ruleset_swap_while_the_worker_runs)
 {
 	struct engine_config cfg;
 	struct sinkbuf sb = {0};
-	struct engine_output out = { &sb, sink_record, NULL };
+	struct engine_output out = { .arg = &sb, .record = sink_record };
 	struct ruleset *a = load(BLOCK_SMTP), *b = load(ALERT_ALL);
 	struct race r = {0};
 	pthread_t th;
