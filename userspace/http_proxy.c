@@ -1516,13 +1516,7 @@ static const char *http_eve(struct json *j, enum proto_event type,
 	json_u64(j, "request_body_length", tx->req_body_len);
 	if (tx->early_data_len)
 		json_u64(j, "early_data", tx->early_data_len);
-	if (tx->anomalies) {
-		json_arr_open(j, "anomalies");
-		for (int i = 0; i < HTTP_ANOM__BITS; i++)
-			if (tx->anomalies & (1u << i))
-				json_str(j, NULL, anom_names[i]);
-		json_arr_close(j);
-	}
+	json_flags(j, "anomalies", tx->anomalies, anom_names, HTTP_ANOM__BITS);
 	json_obj_close(j);
 	json_obj_close(j);
 	return "http";

@@ -249,6 +249,18 @@ void json_raw(struct json *j, const char *key, const char *raw)
 	put(j, raw, strlen(raw));
 }
 
+void json_flags(struct json *j, const char *key, uint32_t bits,
+		const char *const *names, int n)
+{
+	if (!bits)
+		return;
+	json_arr_open(j, key);
+	for (int i = 0; i < n && i < 32; i++)
+		if (bits & (1u << i))
+			json_str(j, NULL, names[i]);
+	json_arr_close(j);
+}
+
 void json_ts(struct json *j, const char *key, uint64_t ts_us)
 {
 	char tmp[48];

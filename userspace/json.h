@@ -39,6 +39,10 @@ void json_bool(struct json *j, const char *key, int v);
 void json_null(struct json *j, const char *key);
 /* a pre-formatted JSON value (number, nested document) */
 void json_raw(struct json *j, const char *key, const char *raw);
+/* "key":["name",...] for each set bit i of bits (names[i], i < n);
+ * nothing when no bit is set */
+void json_flags(struct json *j, const char *key, uint32_t bits,
+		const char *const *names, int n);
 /* ISO 8601 with microseconds and +0000 offset, as Suricata's timestamp */
 void json_ts(struct json *j, const char *key, uint64_t ts_us);
 

@@ -1534,13 +1534,7 @@ static const char *smtp_eve(struct json *j, enum proto_event type,
 		json_str(j, "text", ss->greeting_text);
 		json_obj_close(j);
 	}
-	if (tx->anomalies) {
-		json_arr_open(j, "anomalies");
-		for (int i = 0; i < SMTP_ANOM__COUNT; i++)
-			if (tx->anomalies & (1u << i))
-				json_str(j, NULL, anomaly_names[i]);
-		json_arr_close(j);
-	}
+	json_flags(j, "anomalies", tx->anomalies, anomaly_names, SMTP_ANOM__COUNT);
 	if (tx->n_unknown) {
 		uint32_t k = tx->n_unknown < SMTP_UNKNOWN_MAX ? tx->n_unknown :
 			     SMTP_UNKNOWN_MAX;

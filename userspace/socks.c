@@ -753,13 +753,7 @@ static const char *socks_eve(struct json *j, enum proto_event type,
 	}
 	if (tx->early_data_len)
 		json_u64(j, "early_data", tx->early_data_len);
-	if (tx->anomalies) {
-		json_arr_open(j, "anomalies");
-		for (int i = 0; i < SOCKS_ANOM__BITS; i++)
-			if (tx->anomalies & (1u << i))
-				json_str(j, NULL, anom_names[i]);
-		json_arr_close(j);
-	}
+	json_flags(j, "anomalies", tx->anomalies, anom_names, SOCKS_ANOM__BITS);
 	json_obj_close(j);
 	return "socks";
 }
