@@ -13,6 +13,7 @@
  */
 #include "http_proxy.h"
 
+#include <stddef.h>
 #include <string.h>
 #include "json.h"
 
@@ -1367,7 +1368,9 @@ static void http_init(void *st, const struct proto_sink *sink,
 {
 	struct http_proxy_state *s = st;
 
-	memset(s, 0, sizeof(*s));
+	/* not zeroed by the pool: q[] entries are cleared when a request
+	 * takes them, early[] is read only up to early_len */
+	memset(s, 0, offsetof(struct http_proxy_state, q));
 	if (sink)
 		s->sink = *sink;
 	s->ctr = ctr;

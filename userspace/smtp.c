@@ -30,6 +30,7 @@
 #include "smtp.h"
 
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "json.h"
@@ -168,9 +169,18 @@ static void emit(struct smtp_state *s, enum proto_event t, struct smtp_tx *tx)
 static void slot_reset(struct smtp_state *s, int i)
 {
 	struct smtp_slot *sl = &s->slot[i];
+	struct smtp_tx *tx = &sl->tx;
 	uint16_t gen = (uint16_t)(sl->gen + 1);
 
-	memset(sl, 0, sizeof(*sl));
+	/* everything but recipients[]: an entry is written whole when its
+	 * RCPT arrives and nothing reads past n_recipients. Clearing 8.8 KB
+	 * per transaction (and faulting in pages that few transactions
+	 * reach) was a measurable share of the engine's time. */
+	memset(tx, 0, offsetof(struct smtp_tx, recipients));
+	memset(&tx->n_recipients, 0,
+	       sizeof(*tx) - offsetof(struct smtp_tx, n_recipients));
+	memset(&sl->npending, 0,
+	       sizeof(*sl) - offsetof(struct smtp_slot, npending));
 	sl->gen = gen;
 	sl->tx.last_cmd.rcpt = -1;
 }
@@ -630,6 +640,9 @@ static void cmd_rcpt(struct smtp_state *s, const char *arg, size_t n)
 		struct smtp_rcpt *r = &tx->recipients[tx->n_recipients];
 
 		idx = (int)tx->n_recipients++;
+		r->code = 0;
+		r->enhanced[0] = '\0';
+		r->accepted = 0;
 		field_set(s, tx, r->address, sizeof(r->address), ad, al);
 		pend_push(s, s->cur, SMTP_CMD_RCPT, idx, 0);
 	} else {
@@ -1255,7 +1268,25 @@ static void smtp_init(void *st, const struct proto_sink *sink,
 {
 	struct smtp_state *s = st;
 
-	memset(s, 0, sizeof(*s));
+	/* The state comes from a pool, not zeroed. Clear what is read
+	 * before it is written; the big buffers are not: recipients[] (see
+	 * slot_reset), pend[] (read only between head and head + n), the
+	 * line buffers (read up to len) and rcpt_over[] (written before
+	 * its pending entry exists). */
+	memset(s, 0, offsetof(struct smtp_state, slot));
+	memset(&s->cur, 0, offsetof(struct smtp_state, pend) -
+			   offsetof(struct smtp_state, cur));
+	s->pend_head = s->pend_n = 0;
+	s->pend_overflow = 0;
+	for (int d = 0; d < 2; d++) {
+		struct smtp_line *l = &s->line[d];
+
+		l->len = 0;
+		l->too_long = l->last_cr = l->resync = 0;
+	}
+	s->ts = 0;
+	s->rcpt_over_next = 0;
+	s->slot[0].gen = s->slot[1].gen = 0;
 	if (sink)
 		s->sink = *sink;
 	s->ctr = ctr;

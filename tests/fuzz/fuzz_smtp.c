@@ -72,6 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pi.midstream = data[0] & 1;
 	pi.implicit_tls = (data[0] >> 1) & 1;
 	memcpy(pat, data + 1, 8);
+	memset(&st, data[1], sizeof(st)); /* pool memory is not zeroed */
 	smtp_ops.init(&st, &sink, &ctr, &pi);
 	if (data[0] & 8) {
 		smtp_ops.gap(&st, 0, 10, ts);

@@ -230,6 +230,8 @@ static void run_one(struct cap *c, struct rw_counters *ctr, int mode,
 	memset(c, 0, sizeof(*c));
 	memset(ctr, 0, sizeof(*ctr));
 	rng = seed;
+	/* the engine's pool hands out dirty memory: init must cope */
+	memset(st, 0xa5 ^ (int)(seed & 0xff), sizeof(*st));
 	smtp_ops.init(st, &sink, ctr, &pinit);
 	for (int i = 0; i < nsegs; i++) {
 		const struct seg *g = &segs[i];
