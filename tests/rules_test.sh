@@ -14,6 +14,7 @@
 # shipped rules exits 0, a broken rule file is reported error by error as
 # file:line:col and stops relaywatch before it writes anything, bad --set
 # values are reported as --set:N:COL, and --no-rules writes no alert.
+# Every row also runs with --workers 3: the output must equal one worker's.
 # TAP lines: "ok - rules/NAME ...", "not ok - rules/NAME ...".
 set -u
 cd "$(dirname "$0")/.."
@@ -214,6 +215,19 @@ run_row() { # NAME PCAP EXPECTED NEG EXTRA...
 		return
 	fi
 	python3 "$tmp/check.py" "$name" "$out" "$expected" "${pcap%.pcap}.expect"
+	# three workers (more than the cores here): the flows of one client and
+	# the two flows of a correlation land on different shards, and the
+	# shared rule state must still give exactly the one-worker output
+	if "$RW" -r "$pcap" --rules "$RULES" "${PLAN[@]}" "$@" --no-stats \
+		--workers 3 >"$tmp/out3.json" 2>/dev/null &&
+	   cmp -s "$out" "$tmp/out3.json"; then
+		echo "ok - rules/$name --workers 3 output == --workers 1"
+	else
+		echo "not ok - rules/$name --workers 3 output differs from --workers 1"
+		diff <(grep -o '"rule":"[^"]*"' "$out" | sort) \
+		     <(grep -o '"rule":"[^"]*"' "$tmp/out3.json" | sort) |
+			head -n 10 | sed 's/^/#   /'
+	fi
 	for r in $expected; do
 		[ "$r" = - ] || pos[${r%%\**}]=1
 	done

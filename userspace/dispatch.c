@@ -34,6 +34,7 @@ struct worker {
 	struct engine *e;
 	pthread_t thread;
 	struct ring in, out;
+	_Atomic uint64_t current;      /* index of the message being handled */
 	_Atomic uint64_t finished;     /* index of the last packet handled */
 	uint64_t dispatched;           /* written by the dispatcher only */
 	_Atomic uint64_t dispatched_pub;
@@ -42,6 +43,7 @@ struct worker {
 };
 
 struct dispatch {
+	struct rule_state *rstate;  /* the workers' shared rule state */
 	int n;
 	struct worker *w;
 	struct engine *single;
@@ -112,6 +114,37 @@ static int worker_counters(void *arg, const struct pkt *p, uint64_t pkts[2],
 	return dispatch_counters_cb(w->d, p, pkts, bytes);
 }
 
+/* Return once no other worker holds a packet with an index below `index`:
+ * it has moved on to one at or past it, or handled all it was given. The
+ * dispatcher sent every lower index before this one, and published each
+ * worker's last dispatched index before that: reading it first, then the
+ * worker's progress, cannot miss one. Waits go to lower indexes only, so
+ * they cannot form a cycle; the merger keeps draining the output rings. */
+static void worker_wait_turn(void *arg, uint64_t index)
+{
+	struct worker *self = arg;
+	struct dispatch *d = self->d;
+
+	for (int i = 0; i < d->n; i++) {
+		struct worker *x = &d->w[i];
+		unsigned spins = 0;
+
+		if (x == self)
+			continue;
+		for (;;) {
+			uint64_t disp = atomic_load_explicit(&x->dispatched_pub,
+							     memory_order_acquire);
+			uint64_t cur = atomic_load_explicit(&x->current,
+							    memory_order_acquire);
+			uint64_t fin = atomic_load_explicit(&x->finished,
+							    memory_order_acquire);
+			if (cur >= index || fin == disp)
+				break;
+			backoff(&spins);
+		}
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -126,6 +159,8 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		spins = 0;
+		atomic_store_explicit(&w->current, m->p.index,
+				      memory_order_release);
 		if (m->kind == MSG_PKT) {
 			m->p.payload = (const uint8_t *)(m + 1);
 			engine_packet(w->e, &m->p);
@@ -210,6 +245,7 @@ struct dispatch *dispatch_new(int nworkers, const struct engine_config *cfg,
 			      void *inspect_arg)
 {
 	struct dispatch *d = calloc(1, sizeof(*d));
+	struct engine_config wcfg;
 
 	if (!d)
 		return NULL;
@@ -236,19 +272,29 @@ struct dispatch *dispatch_new(int nworkers, const struct engine_config *cfg,
 	d->w = calloc((size_t)nworkers, sizeof(*d->w));
 	if (!d->w)
 		goto fail;
+	/* one set of thresholds and correlations for all the shards */
+	wcfg = *cfg;
+	if (!wcfg.rule_shared) {
+		d->rstate = rule_state_new(&cfg->rule_state);
+		if (!d->rstate)
+			goto fail;
+		wcfg.rule_shared = d->rstate;
+	}
 	for (int i = 0; i < nworkers; i++) {
 		struct worker *w = &d->w[i];
 		struct engine_output o = {
 			.arg = w, .record = worker_record,
 			.flow_inspect = worker_inspect,
+			.wait_turn = worker_wait_turn,
 			.flow_counters = worker_counters };
 		w->d = d;
 		if (ring_init(&w->in, IN_RING_BYTES) < 0 ||
 		    ring_init(&w->out, OUT_RING_BYTES) < 0 ||
-		    !(w->e = engine_new(cfg, &o))) {
+		    !(w->e = engine_new(&wcfg, &o))) {
 			d->finished = 1;   /* no thread runs yet */
 			goto fail;
 		}
+		atomic_init(&w->current, 0);
 		atomic_init(&w->finished, 0);
 		atomic_init(&w->dispatched_pub, 0);
 		atomic_init(&w->done, 0);
@@ -409,5 +455,6 @@ void dispatch_free(struct dispatch *d)
 		}
 		free(d->w);
 	}
+	rule_state_free(d->rstate);   /* after the engines that use it */
 	free(d);
 }

@@ -7,11 +7,12 @@
  * payload is copied in), records come back through another ring tagged with
  * the index of the packet that produced them, and the caller's thread
  * merges them into one stream ordered by that index. No lock and no shared
- * mutable state on the packet path.
+ * mutable state on the per-packet path.
  *
- * Cross-flow correlation (rules such as relay.confirmed) needs flows that
- * may live in different shards: it belongs to a correlation stage fed from
- * the workers' record streams, after the merge (see README "Design").
+ * Cross-flow rule state (thresholds by client, relay.confirmed joining two
+ * flows) is one struct rule_state that the dispatcher creates and all the
+ * workers' engines share; a worker takes its turn on it in packet order
+ * (engine_output.wait_turn), so N workers write what one would.
  */
 #ifndef RW_DISPATCH_H
 #define RW_DISPATCH_H

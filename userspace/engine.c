@@ -333,6 +333,14 @@ static void rules_reclaim(struct engine *e)
 	e->nretired = k;
 }
 
+/* the shared rule state takes this packet's facts in packet order */
+static void rules_turn(void *arg)
+{
+	struct engine *e = arg;
+
+	e->out.wait_turn(e->out.arg, e->cur_index);
+}
+
 int engine_set_ruleset(struct engine *e, struct ruleset *rs)
 {
 	struct ruleset *old;
@@ -344,21 +352,12 @@ int engine_set_ruleset(struct engine *e, struct ruleset *rs)
 	if (rs && !e->rc) {
 		/* published before the set: the worker's acquire load of the
 		 * generation makes it visible */
-		struct rule_ctx_config rc;
-		const struct rule_ctx_config *want = &e->cfg.rule_state;
-
-		rule_ctx_config_default(&rc);   /* zero fields: the defaults */
-		if (want->threshold_entries)
-			rc.threshold_entries = want->threshold_entries;
-		if (want->ratelimit_entries)
-			rc.ratelimit_entries = want->ratelimit_entries;
-		if (want->correlation_entries)
-			rc.correlation_entries = want->correlation_entries;
-		if (want->regex_match_limit)
-			rc.regex_match_limit = want->regex_match_limit;
-		e->rc = rule_ctx_new(&rc, &e->ctr);
+		e->rc = rule_ctx_new(&e->cfg.rule_state, &e->ctr,
+				     e->cfg.rule_shared);
 		if (!e->rc)
 			return -ENOMEM;
+		if (e->out.wait_turn)
+			rule_ctx_set_turn(e->rc, rules_turn, e);
 	}
 	if (rs)
 		ruleset_ref(rs);

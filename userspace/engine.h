@@ -51,6 +51,9 @@ struct engine_config {
 	 * the caller keeps (and drops) its own. */
 	struct ruleset *rules;
 	struct rule_ctx_config rule_state;  /* zero fields: the defaults */
+	/* thresholds/correlations shared with the other workers' engines
+	 * (owned by the caller, outlives the engine); NULL: the engine's own */
+	struct rule_state *rule_shared;
 	int inline_mode;           /* verdicts are enforced: alerts of block
 	                            * rules say "blocked" (else "allowed", as
 	                            * Suricata in IDS mode) */
@@ -73,6 +76,10 @@ struct engine_output {
 	 * (p from client to server), [0] to server, [1] to client; 0 if
 	 * known. The eBPF front-end keeps counting packets it does not send
 	 * up (pure ACKs, bypassed flows): flow records then use its figures. */
+	/* optional, for several workers sharing one rule state: return once
+	 * every packet with an index below `index` has been handled by every
+	 * worker (see rule_ctx_set_turn) */
+	void (*wait_turn)(void *arg, uint64_t index);
 	int (*flow_counters)(void *arg, const struct pkt *p, uint64_t pkts[2],
 			     uint64_t bytes[2]);
 };

@@ -6,7 +6,8 @@
  * lookups are binary searches / hash probes, regexes use a per-context
  * match block.
  *
- * State (per context = per worker), three bounded tables of the same shape:
+ * State (struct rule_state: one per engine group, shared by the workers'
+ * contexts), three bounded tables of the same shape:
  *   thresholds   key = (sid, by-fields)      count / distinct values in a
  *                                            fixed window opened by the
  *                                            key's first fact
@@ -20,12 +21,25 @@
  * Distinct counting keeps up to RULE_DISTINCT_MAX 32-bit value hashes per
  * key (the checker rejects limits at or above that; past it the count
  * saturates and rules.threshold.distinct_cap counts).
+ *
+ * Sharing. The dispatcher shards flows by their 5-tuple, so the facts of
+ * one key (a client's many connections, the inbound and outbound flows of
+ * a relay) reach different workers. The tables are therefore shared and
+ * guarded by one mutex, taken only for the stateful steps of a rule whose
+ * condition has already matched (its correlation lookup, threshold, what
+ * it remembers, its rate limit): a few per alert-worthy fact, never per
+ * packet. Before its step a worker waits for its turn (rule_ctx_set_turn): the
+ * other workers must have handled every packet of a lower index, so facts
+ * meet the tables in packet order and several workers give the verdicts
+ * of one (the tests compare them). The wait costs parallelism only at
+ * matched stateful rules.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "rules.h"
@@ -52,10 +66,18 @@ struct field_cache {
 	struct rule_value v;
 };
 
-struct rule_ctx {
-	struct rw_counters *ctr;
+struct rule_state {
+	pthread_mutex_t lock;
 	struct st_table thr, rate, corr;
 	uint32_t *distinct;   /* thr slots * RULE_DISTINCT_MAX value hashes */
+};
+
+struct rule_ctx {
+	struct rw_counters *ctr;
+	struct rule_state *st;
+	int own_state;        /* created with the context (no sharing) */
+	void (*turn)(void *arg);  /* before a stateful step, see rules.h */
+	void *turn_arg;
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
 	uint32_t gen;
@@ -85,44 +107,104 @@ static int st_init(struct st_table *t, uint32_t cap, enum rw_counter ctr)
 	return t->e ? 0 : -ENOMEM;
 }
 
-struct rule_ctx *rule_ctx_new(const struct rule_ctx_config *cfg,
-			      struct rw_counters *ctr)
+void rule_ctx_config_fill(struct rule_ctx_config *c)
 {
-	struct rule_ctx_config def;
-	if (!cfg) {
-		rule_ctx_config_default(&def);
-		cfg = &def;
-	}
-	struct rule_ctx *c = calloc(1, sizeof(*c));
-	if (!c)
+	struct rule_ctx_config d;
+
+	rule_ctx_config_default(&d);
+	if (!c->threshold_entries)
+		c->threshold_entries = d.threshold_entries;
+	if (!c->ratelimit_entries)
+		c->ratelimit_entries = d.ratelimit_entries;
+	if (!c->correlation_entries)
+		c->correlation_entries = d.correlation_entries;
+	if (!c->regex_match_limit)
+		c->regex_match_limit = d.regex_match_limit;
+}
+
+struct rule_state *rule_state_new(const struct rule_ctx_config *cfg)
+{
+	struct rule_ctx_config c = { 0 };
+	struct rule_state *st = calloc(1, sizeof(*st));
+
+	if (cfg)
+		c = *cfg;
+	rule_ctx_config_fill(&c);
+	if (!st)
 		return NULL;
-	c->ctr = ctr;
-	if (st_init(&c->thr, cfg->threshold_entries, CTR_RULE_THR_EVICT) ||
-	    st_init(&c->rate, cfg->ratelimit_entries, CTR_RULE_RATE_EVICT) ||
-	    st_init(&c->corr, cfg->correlation_entries, CTR_RULE_CORR_EVICT))
+	if (pthread_mutex_init(&st->lock, NULL)) {
+		free(st);
+		return NULL;
+	}
+	if (st_init(&st->thr, c.threshold_entries, CTR_RULE_THR_EVICT) ||
+	    st_init(&st->rate, c.ratelimit_entries, CTR_RULE_RATE_EVICT) ||
+	    st_init(&st->corr, c.correlation_entries, CTR_RULE_CORR_EVICT))
 		goto fail;
-	c->distinct = calloc((size_t)c->thr.mask + 1,
-			     RULE_DISTINCT_MAX * sizeof(uint32_t));
-	c->md = pcre2_match_data_create(1, NULL);
-	c->mctx = pcre2_match_context_create(NULL);
-	if (!c->distinct || !c->md || !c->mctx)
+	st->distinct = calloc((size_t)st->thr.mask + 1,
+			      RULE_DISTINCT_MAX * sizeof(uint32_t));
+	if (!st->distinct)
 		goto fail;
-	pcre2_set_match_limit(c->mctx, cfg->regex_match_limit);
-	pcre2_set_depth_limit(c->mctx, cfg->regex_match_limit);
-	return c;
+	return st;
 fail:
-	rule_ctx_free(c);
+	rule_state_free(st);
 	return NULL;
+}
+
+void rule_state_free(struct rule_state *st)
+{
+	if (!st)
+		return;
+	free(st->thr.e);
+	free(st->rate.e);
+	free(st->corr.e);
+	free(st->distinct);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+struct rule_ctx *rule_ctx_new(const struct rule_ctx_config *cfg,
+			      struct rw_counters *ctr,
+			      struct rule_state *shared)
+{
+	struct rule_ctx_config c = { 0 };
+	struct rule_ctx *x = calloc(1, sizeof(*x));
+
+	if (cfg)
+		c = *cfg;
+	rule_ctx_config_fill(&c);
+	if (!x)
+		return NULL;
+	x->ctr = ctr;
+	x->st = shared;
+	if (!x->st) {
+		x->st = rule_state_new(&c);
+		x->own_state = 1;
+	}
+	x->md = pcre2_match_data_create(1, NULL);
+	x->mctx = pcre2_match_context_create(NULL);
+	if (!x->st || !x->md || !x->mctx)
+		goto fail;
+	pcre2_set_match_limit(x->mctx, c.regex_match_limit);
+	pcre2_set_depth_limit(x->mctx, c.regex_match_limit);
+	return x;
+fail:
+	rule_ctx_free(x);
+	return NULL;
+}
+
+void rule_ctx_set_turn(struct rule_ctx *c, void (*wait)(void *arg),
+		       void *arg)
+{
+	c->turn = wait;
+	c->turn_arg = arg;
 }
 
 void rule_ctx_free(struct rule_ctx *c)
 {
 	if (!c)
 		return;
-	free(c->thr.e);
-	free(c->rate.e);
-	free(c->corr.e);
-	free(c->distinct);
+	if (c->own_state)
+		rule_state_free(c->st);
 	pcre2_match_data_free(c->md);
 	pcre2_match_context_free(c->mctx);
 	free(c);
@@ -590,7 +672,7 @@ static int threshold_hit(struct rule_ctx *c, const struct rule *r,
 {
 	int fresh;
 	uint64_t key = key_hash(c, SEED_THR ^ r->sid, &r->thr.by);
-	struct st_entry *e = st_get(c, &c->thr, key, now, 1, &fresh);
+	struct st_entry *e = st_get(c, &c->st->thr, key, now, 1, &fresh);
 	if (fresh) {
 		e->t0 = now;
 		e->expire = now + r->thr.window_us;
@@ -601,7 +683,8 @@ static int threshold_hit(struct rule_ctx *c, const struct rule *r,
 			return 0;  /* nothing to count */
 		uint32_t vh = (uint32_t)fin(value_hash(c, r->thr.field,
 							0xcbf29ce484222325ULL));
-		uint32_t *d = c->distinct + (size_t)(e - c->thr.e) * RULE_DISTINCT_MAX;
+		uint32_t *d = c->st->distinct +
+			      (size_t)(e - c->st->thr.e) * RULE_DISTINCT_MAX;
 		uint32_t k;
 		for (k = 0; k < e->count; k++)
 			if (d[k] == vh)
@@ -629,7 +712,7 @@ static int ratelimited(struct rule_ctx *c, const struct rule *r, uint64_t now,
 {
 	int fresh;
 	*key = key_hash(c, SEED_RATE ^ r->sid, &r->rate.by);
-	struct st_entry *e = st_get(c, &c->rate, *key, now, 1, &fresh);
+	struct st_entry *e = st_get(c, &c->st->rate, *key, now, 1, &fresh);
 	if (fresh) {
 		e->t0 = now;
 		e->expire = now + r->rate.window_us;
@@ -637,6 +720,59 @@ static int ratelimited(struct rule_ctx *c, const struct rule *r, uint64_t now,
 	if (e->count < UINT32_MAX)
 		e->count++;
 	return e->count > r->rate.n;
+}
+
+static int is_stateful(const struct rule *r)
+{
+	return r->after >= 0 || r->thr.kind != THR_NONE || r->nremember ||
+	       (r->rate.n && r->action != RA_PASS && r->action != RA_NOTE);
+}
+
+/* The steps of matched rule r that read or write the shared tables, under
+ * their lock: the earlier match it needs ("after"), its threshold, what it
+ * leaves for the rules that come after it, its rate limit (*limited).
+ * 0: the rule does not fire for this fact. */
+static int stateful_steps(struct rule_ctx *c, const struct ruleset *rs,
+			  const struct rule *r, uint64_t now,
+			  uint64_t *corr_ts, uint32_t *corr_sid,
+			  uint32_t *count, uint64_t *key, int *limited)
+{
+	int fire = 0;
+
+	if (c->turn)
+		c->turn(c->turn_arg);
+	pthread_mutex_lock(&c->st->lock);
+	if (r->after >= 0) {
+		const struct corr_spec *s = &rs->specs[r->after];
+		int fresh;
+		struct st_entry *e = st_get(c, &c->st->corr,
+					    key_hash(c, s->id, &s->bk),
+					    now, 0, &fresh);
+		if (!e)
+			goto out;
+		*corr_ts = e->t0;
+		*corr_sid = e->aux;
+		ctr_inc(c->ctr, CTR_RULE_CORR_HITS);
+	}
+	if (r->thr.kind != THR_NONE && !threshold_hit(c, r, now, count))
+		goto out;
+	/* remember the match for the rules that come "after" it */
+	for (int k = 0; k < r->nremember; k++) {
+		const struct corr_spec *s = &rs->specs[r->remember[k]];
+		int fresh;
+		struct st_entry *e = st_get(c, &c->st->corr,
+					    key_hash(c, s->id, &s->ak),
+					    now, 1, &fresh);
+		e->t0 = now;
+		e->expire = now + s->window_us;
+		e->aux = r->sid;
+	}
+	if (r->rate.n && r->action != RA_PASS && r->action != RA_NOTE)
+		*limited = ratelimited(c, r, now, key);
+	fire = 1;
+out:
+	pthread_mutex_unlock(&c->st->lock);
+	return fire;
 }
 
 enum rule_action rule_eval(struct rule_ctx *c, const struct ruleset *rs,
@@ -674,35 +810,14 @@ enum rule_action rule_eval(struct rule_ctx *c, const struct ruleset *rs,
 		const struct rule *r = &rs->rules[idx[i]];
 		if (r->expr >= 0 && !ev(c, r->expr))
 			continue;
-		uint64_t corr_ts = 0;
+		uint64_t corr_ts = 0, key = 0;
 		uint32_t corr_sid = 0, count = 0;
-		if (r->after >= 0) {
-			const struct corr_spec *s = &rs->specs[r->after];
-			int fresh;
-			struct st_entry *e = st_get(c, &c->corr,
-						    key_hash(c, s->id, &s->bk),
-						    now, 0, &fresh);
-			if (!e)
-				continue;
-			corr_ts = e->t0;
-			corr_sid = e->aux;
-			ctr_inc(c->ctr, CTR_RULE_CORR_HITS);
-		}
-		if (r->thr.kind != THR_NONE &&
-		    !threshold_hit(c, r, now, &count))
+		int limited = 0;
+		if (is_stateful(r) &&
+		    !stateful_steps(c, rs, r, now, &corr_ts, &corr_sid, &count,
+				    &key, &limited))
 			continue;
 		ctr_inc(c->ctr, CTR_RULE_MATCHES);
-		/* remember the match for the rules that come "after" it */
-		for (int k = 0; k < r->nremember; k++) {
-			const struct corr_spec *s = &rs->specs[r->remember[k]];
-			int fresh;
-			struct st_entry *e = st_get(c, &c->corr,
-						    key_hash(c, s->id, &s->ak),
-						    now, 1, &fresh);
-			e->t0 = now;
-			e->expire = now + s->window_us;
-			e->aux = r->sid;
-		}
 		if (r->action == RA_PASS) {
 			if (f->flow)
 				f->flow->pass_sid = r->sid;
@@ -712,8 +827,7 @@ enum rule_action rule_eval(struct rule_ctx *c, const struct ruleset *rs,
 			verdict = r->action;
 		if (r->action == RA_NOTE)
 			continue;
-		uint64_t key = 0;
-		if (r->rate.n && ratelimited(c, r, now, &key)) {
+		if (limited) {
 			ctr_inc(c->ctr, CTR_RULE_SUPP_RATE);
 			continue;
 		}

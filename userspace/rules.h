@@ -42,16 +42,12 @@
  *   when a table is full the entry closest to expiry in the probed
  *   neighbourhood is evicted and counted.
  *
- * Multiple workers. Thresholds and rate limits are per worker: a key's
- *   facts reach one worker when the key is the client or the flow (the
- *   dispatcher hashes flows by their endpoints), so per-key counts are exact
- *   for keys that include src_ip+dest_ip and approximate (split across
- *   shards) otherwise. Cross-flow correlation ("after A within T") joins two
- *   flows that can be in different shards: the plan is a separate
- *   correlation stage (one thread) fed by an SPSC queue from each worker
- *   carrying (spec id, key hash, ts, role) tuples of the rules that take
- *   part in a correlation; it owns the correlation table. Today the
- *   correlation table lives in each rule_ctx (exact with one worker).
+ * Multiple workers. Thresholds, rate limits and correlations live in one
+ *   struct rule_state that all the workers' contexts share (the dispatcher
+ *   creates it): a client's connections and the two flows of a correlation
+ *   land on different workers, and the counts and joins must still be
+ *   exact. Its mutex is taken only for the stateful steps of a rule whose
+ *   condition matched, never per packet (see rule_eval.c).
  */
 #ifndef RW_RULES_H
 #define RW_RULES_H
@@ -318,11 +314,27 @@ struct rule_match {
 typedef void (*rule_match_fn)(void *arg, const struct rule_match *m);
 
 struct rule_ctx;
+struct rule_state;
 
 void rule_ctx_config_default(struct rule_ctx_config *c);
+/* set the zero fields of c to the defaults */
+void rule_ctx_config_fill(struct rule_ctx_config *c);
+/* Threshold, rate-limit and correlation tables sized by cfg (NULL: the
+ * defaults), to share between contexts on several threads. */
+struct rule_state *rule_state_new(const struct rule_ctx_config *cfg);
+void rule_state_free(struct rule_state *st);
+/* A context for one thread. shared: the state it uses (outlives the
+ * context); NULL: the context makes its own. */
 struct rule_ctx *rule_ctx_new(const struct rule_ctx_config *cfg,
-			      struct rw_counters *ctr);
+			      struct rw_counters *ctr,
+			      struct rule_state *shared);
 void rule_ctx_free(struct rule_ctx *c);
+/* wait(arg) runs before each step on the shared state. With several
+ * workers it returns once every fact of a lower packet index has had its
+ * turn, so the shared tables see the facts in packet order, as with one
+ * worker (a correlation's second flow never overtakes its first). */
+void rule_ctx_set_turn(struct rule_ctx *c, void (*wait)(void *arg),
+		       void *arg);
 
 /* Evaluate the rules of f->trigger against f. cb is called for each alert
  * or block match that passed its rate limit (msg valid during the call).

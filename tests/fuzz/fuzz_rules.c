@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			cfg.threshold_entries = 64;
 			cfg.ratelimit_entries = 64;
 			cfg.correlation_entries = 64;
-			c = rule_ctx_new(&cfg, &ctr);
+			c = rule_ctx_new(&cfg, &ctr, NULL);
 		}
 		size_t out = 0;
 		for (int round = 0; round < 2; round++)

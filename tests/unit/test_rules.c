@@ -165,7 +165,7 @@ static struct rw_counters ctr;
 static struct rule_ctx *new_ctx(void)
 {
 	memset(&ctr, 0, sizeof(ctr));
-	return rule_ctx_new(NULL, &ctr);
+	return rule_ctx_new(NULL, &ctr, NULL);
 }
 
 static enum rule_action eval(struct rule_ctx *c, const struct ruleset *rs,
@@ -718,7 +718,7 @@ TEST(state_tables_are_bounded)
 	rule_ctx_config_default(&cfg);
 	cfg.threshold_entries = 16;
 	memset(&ctr, 0, sizeof(ctr));
-	struct rule_ctx *c = rule_ctx_new(&cfg, &ctr);
+	struct rule_ctx *c = rule_ctx_new(&cfg, &ctr, NULL);
 	struct got g = { 0 };
 	for (int i = 0; i < 1000; i++) {
 		struct tf t;
@@ -764,6 +764,87 @@ TEST(ratelimit)
 	eval(c, rs, &t, &g);
 	CHECK_INT(g.n, 4);
 	rule_ctx_free(c);
+	ruleset_unref(rs);
+}
+
+static int turns;
+
+static void count_turn(void *arg)
+{
+	(void)arg;
+	turns++;
+}
+
+/* Two workers' contexts over one rule_state: a client's facts split across
+ * them still cross the threshold once, a rate limit holds across both, and
+ * an "after" rule on one sees the match remembered by the other. A
+ * context with its own state sees none of it. */
+TEST(shared_state_across_contexts)
+{
+	struct ruleset *rs = load_ok(
+		"rule thr { sid 30 on smtp.command action alert msg \"t\"\n"
+		"  when smtp.command == \"RCPT\"\n"
+		"  threshold count by src_ip > 3 within 10s }\n"
+		"rule rl { sid 31 on flow.start action alert msg \"r\"\n"
+		"  when dest_port == 80 ratelimit 1 per 1m by src_ip }\n"
+		"rule a { sid 32 on flow.start action note\n"
+		"  when dest_port == 3128 }\n"
+		"rule b { sid 33 on flow.start action alert msg \"b\"\n"
+		"  when dest_port == 25\n"
+		"  after a within 30s key (dest_ip) == (src_ip) }\n", NULL);
+	CHECK(rs != NULL);
+	if (!rs)
+		return;
+	memset(&ctr, 0, sizeof(ctr));
+	struct rule_state *st = rule_state_new(NULL);
+	struct rule_ctx *w[2] = { rule_ctx_new(NULL, &ctr, st),
+				  rule_ctx_new(NULL, &ctr, st) };
+	struct rule_ctx *alone = rule_ctx_new(NULL, &ctr, NULL);
+	CHECK(st && w[0] && w[1] && alone);
+	if (!st || !w[0] || !w[1] || !alone)
+		return;
+	rule_ctx_set_turn(w[0], count_turn, NULL);
+	rule_ctx_set_turn(w[1], count_turn, NULL);
+	turns = 0;
+	struct got g = { 0 };
+	struct tf t;
+	int fired_at = -1;
+	for (int i = 0; i < 6; i++) {      /* RCPTs alternate between them */
+		int before = g.n;
+		tf_init(&t, TRIG_SMTP_COMMAND, 100 + (uint64_t)i);
+		tf_conn(&t, "198.51.100.1", 1000 + i, "10.0.0.1", 25);
+		tf_str(&t, F_SMTP_COMMAND, "RCPT");
+		eval(w[i & 1], rs, &t, &g);
+		if (g.n > before && fired_at < 0)
+			fired_at = i;
+	}
+	CHECK_INT(fired_at, 3);            /* the 4th overall, not per context */
+	CHECK_INT(g.n, 1);
+	CHECK(turns >= 6);                 /* a turn before each stateful step */
+	/* rate limit: one alert per minute whichever context sees the flow */
+	struct got gr = { 0 };
+	for (int i = 0; i < 4; i++) {
+		tf_init(&t, TRIG_FLOW_START, 200 + (uint64_t)i);
+		tf_conn(&t, "198.51.100.2", 2000 + i, "10.0.0.80", 80);
+		eval(w[i & 1], rs, &t, &gr);
+	}
+	CHECK_INT(gr.n, 1);
+	/* correlation: the proxy request on one, the egress on the other */
+	struct got gc = { 0 };
+	tf_init(&t, TRIG_FLOW_START, 300);
+	tf_conn(&t, "198.51.100.3", 3000, "10.0.0.5", 3128);
+	eval(w[0], rs, &t, &gc);
+	tf_init(&t, TRIG_FLOW_START, 301);
+	tf_conn(&t, "10.0.0.5", 4000, "203.0.113.1", 25);
+	eval(alone, rs, &t, &gc);
+	CHECK_INT(gc.n, 0);                /* its own state: no earlier match */
+	eval(w[1], rs, &t, &gc);
+	CHECK_INT(gc.n, 1);
+	CHECK(gc.n == 1 && gc.corr_sid[0] == 32);
+	rule_ctx_free(w[0]);
+	rule_ctx_free(w[1]);
+	rule_ctx_free(alone);
+	rule_state_free(st);
 	ruleset_unref(rs);
 }
 
@@ -836,7 +917,7 @@ static struct got run1(struct tf *t)
 	struct got g = { 0 };
 	rule_ctx_free(sctx);
 	memset(&ctr, 0, sizeof(ctr));
-	sctx = rule_ctx_new(NULL, &ctr);
+	sctx = rule_ctx_new(NULL, &ctr, NULL);
 	if (shipped)
 		rule_eval(sctx, shipped, &t->f, on_match, &g);
 	return g;
@@ -960,7 +1041,7 @@ TEST(rule_relay_confirmed)
 	struct got g = { 0 };
 	rule_ctx_free(sctx);
 	memset(&ctr, 0, sizeof(ctr));
-	sctx = rule_ctx_new(NULL, &ctr);
+	sctx = rule_ctx_new(NULL, &ctr, NULL);
 	if (!shipped)
 		return;
 	/* A: relay.open at t=1000 on server 10.0.0.25 for victim@gmail.test */
@@ -1015,7 +1096,7 @@ TEST(rule_relay_probe)
 	/* a refusal and then an acceptance from the same tester: both reported */
 	rule_ctx_free(sctx);
 	memset(&ctr, 0, sizeof(ctr));
-	sctx = rule_ctx_new(NULL, &ctr);
+	sctx = rule_ctx_new(NULL, &ctr, NULL);
 	struct got both = { 0 };
 	for (int i = 0; i < 4; i++) {
 		rcpt_reply(&t, "203.0.113.5", "relaytest@nmap.scanme.org", i < 3 ? 550 : 250);
@@ -1143,7 +1224,7 @@ TEST(rule_proxy_egress)
 	struct tf t;
 	rule_ctx_free(sctx);
 	memset(&ctr, 0, sizeof(ctr));
-	sctx = rule_ctx_new(NULL, &ctr);
+	sctx = rule_ctx_new(NULL, &ctr, NULL);
 	if (!shipped)
 		return;
 	struct got g = { 0 };
@@ -1236,7 +1317,7 @@ static int rcpt_burst(const char *client, int n, int ndomains, int step_ms)
 {
 	rule_ctx_free(sctx);
 	memset(&ctr, 0, sizeof(ctr));
-	sctx = rule_ctx_new(NULL, &ctr);
+	sctx = rule_ctx_new(NULL, &ctr, NULL);
 	struct got g = { 0 };
 	char rcpt[64];
 	for (int i = 0; i < n; i++) {
@@ -1272,7 +1353,7 @@ static void reply_burst(struct got *g, const char *cmd, int n, int code,
 {
 	rule_ctx_free(sctx);
 	memset(&ctr, 0, sizeof(ctr));
-	sctx = rule_ctx_new(NULL, &ctr);
+	sctx = rule_ctx_new(NULL, &ctr, NULL);
 	for (int i = 0; i < n; i++) {
 		struct tf t;
 		tf_init(&t, TRIG_SMTP_REPLY, 5000 + (uint64_t)i);
@@ -1398,6 +1479,7 @@ int main(void)
 	RUN(threshold_distinct);
 	RUN(state_tables_are_bounded);
 	RUN(ratelimit);
+	RUN(shared_state_across_contexts);
 	RUN(pass_suppresses_later_rules_for_the_flow);
 	shipped_setup();
 	RUN(verb_index_runs_only_matching_rules);
