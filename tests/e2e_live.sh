@@ -480,7 +480,7 @@ run() {
 		head -c 6000 "$d/norm.diff" | diag
 	"$PY" "$HELP" alerts "$d/ref.json" >"$d/ref.alerts"
 	"$PY" "$HELP" alerts "$eve" >"$d/live.alerts"
-	check "$t/alert_rules_equal_offline" '[ -s "$d/ref.alerts" ] && diff "$d/ref.alerts" "$d/live.alerts" >"$d/alerts.diff"' ||
+	check "$t/alerts_equal_offline" '[ -s "$d/ref.alerts" ] && diff "$d/ref.alerts" "$d/live.alerts" >"$d/alerts.diff"' ||
 		diag <"$d/alerts.diff"
 	# flow records: the same flows, ends and states; their packet/byte
 	# counters are compared for information only (see the note)

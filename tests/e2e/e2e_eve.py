@@ -3,7 +3,7 @@
 
 usage:
   e2e_eve.py norm EVE            protocol records (smtp, http, socks)
-  e2e_eve.py alerts EVE          the rule ids that fired, once each
+  e2e_eve.py alerts EVE          the rule ids that fired, with their counts
   e2e_eve.py flowcmp REF LIVE    eBPF flow counters (kernel) vs offline
                                  with the fields that differ between two
                                  captures of the same traffic removed
@@ -29,6 +29,7 @@ usage:
 Addresses are those of tests/e2e_live.sh. Standard library only; every input
 is read whole (the files are small, the pcap is the bulk one: tens of MB,
 read in one pass)."""
+import collections
 import json
 import struct
 import sys
@@ -67,15 +68,16 @@ def strip(obj):
 
 
 def cmd_alerts(path):
-    """The rules that fired, once each. Alerts are compared as a set: rate
-    limits and cross-flow correlation windows depend on packet times, and a
-    live capture's clock (kernel time, two hooks) orders some facts of
-    different flows differently from the offline reader, so alert counts
-    and which of two identical flows carried a correlated alert may differ
-    while the verdicts are the same."""
-    for rule in sorted({r.get("alert", {}).get("rule") for r in load(path)
-                        if r.get("event_type") == "alert"}):
-        print(rule)
+    """The rules that fired, each with its number of alerts. Live, the
+    workers (two here) share one rule state updated in packet order, so the
+    rate limits, thresholds and correlations give the counts of the
+    one-worker offline run; which of two identical flows carried an alert is
+    not compared (a live clock may order their facts differently)."""
+    counts = collections.Counter(r.get("alert", {}).get("rule")
+                                 for r in load(path)
+                                 if r.get("event_type") == "alert")
+    for rule in sorted(counts):
+        print(f"{rule} {counts[rule]}")
     return 0
 
 
