@@ -98,7 +98,7 @@ abuse/nmap_smtp_open_relay_closed | abuse/nmap_smtp_open_relay_closed.pcap | rel
 abuse/relay_probe_msf | abuse/relay_probe_msf.pcap | relay.open relay.probe | |
 abuse/relay_confirmed | abuse/relay_confirmed.pcap | relay.open relay.confirmed | |
 abuse/nmap_http_open_proxy | abuse/nmap_http_open_proxy.pcap | proxy.egress proxy.open.http proxy.probe | |
-abuse/nmap_socks_open_proxy | abuse/nmap_socks_open_proxy.pcap | proxy.egress proxy.open.socks | proxy.probe |
+abuse/nmap_socks_open_proxy | abuse/nmap_socks_open_proxy.pcap | proxy.egress proxy.open.socks proxy.probe | |
 abuse/hopm_probe | abuse/hopm_probe.pcap | proxy.egress proxy.open.http proxy.probe | |
 abuse/proxy_egress | abuse/proxy_egress.pcap | proxy.egress proxy.open.http proxy.smtp-tunnel smtp.outbound.unauthorized | |
 abuse/outbound_unauthorized | abuse/outbound_unauthorized.pcap | smtp.outbound.unauthorized | |

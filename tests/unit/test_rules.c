@@ -1293,6 +1293,18 @@ TEST(rule_proxy_probe)
 	socks_fact(&t, TRIG_SOCKS_REQUEST, 1, "203.0.113.9", "www.google.com", 443, 0);
 	g = run1(&t);
 	CHECK(!got_has(&g, "proxy.probe"));
+	/* nmap socks-open-proxy resolves the name: SOCKS4 to an address, with
+	 * the user id "nmap"; another user id is an ordinary client */
+	socks_fact(&t, TRIG_SOCKS_REQUEST, 1, "203.0.113.9", "198.51.100.80", 80, 0);
+	tf_int(&t, F_SOCKS_VERSION, 4);
+	tf_str(&t, F_SOCKS_USER, "nmap");
+	g = run1(&t);
+	CHECK(got_has(&g, "proxy.probe"));
+	socks_fact(&t, TRIG_SOCKS_REQUEST, 1, "203.0.113.9", "198.51.100.80", 80, 0);
+	tf_int(&t, F_SOCKS_VERSION, 4);
+	tf_str(&t, F_SOCKS_USER, "alice");
+	g = run1(&t);
+	CHECK(!got_has(&g, "proxy.probe"));
 }
 
 TEST(rule_smtp_outbound_unauthorized)
