@@ -69,6 +69,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) $(SENSOR_LIB_OBJS) $(wildcard tests
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-unused-function -Itests/unit -o $@ $< $(LIB_OBJS) $(SENSOR_LIB_OBJS) $(LDFLAGS) $(LDLIBS)
 
+# relaywatch with tiny worker rings (dispatch.c rebuilt): the rings fill
+# and wrap all the time, so tests/dispatch_test.sh can catch ordering bugs
+# and deadlocks between the workers, the rule-state turns and the merger
+STRESS_RW := $(BUILD)/stress/relaywatch
+$(STRESS_RW): $(SENSOR_OBJS) $(filter-out $(BUILD)/userspace/dispatch.o,$(LIB_OBJS)) userspace/dispatch.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DDISPATCH_IN_RING_BYTES=65536u \
+		-DDISPATCH_OUT_RING_BYTES=65536u -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
 TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(wildcard tests/tools/*.c))
 
 # small helper programs (bench generator, no-op pcap reader)
@@ -90,7 +99,7 @@ run: deps $(BUILD)/relaywatch
 	$(BUILD)/relaywatch -r tests/fixtures/smtp/open_relay.pcap \
 		-r tests/fixtures/proxy/http_connect_smtp.pcap $(RUN_SETS) --no-stats
 
-test: test-deps $(BUILD)/relaywatch $(TEST_BINS) $(TOOLS)
+test: test-deps $(BUILD)/relaywatch $(TEST_BINS) $(TOOLS) $(STRESS_RW)
 	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh
 
 # libFuzzer targets under ASan+UBSan (clang), engine sources rebuilt with them

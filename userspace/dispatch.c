@@ -10,8 +10,14 @@
 #include "flow.h"
 #include "ring.h"
 
-#define IN_RING_BYTES (16u << 20)
-#define OUT_RING_BYTES (8u << 20)
+#ifndef DISPATCH_IN_RING_BYTES
+#define DISPATCH_IN_RING_BYTES (16u << 20)
+#endif
+#define IN_RING_BYTES DISPATCH_IN_RING_BYTES
+#ifndef DISPATCH_OUT_RING_BYTES
+#define DISPATCH_OUT_RING_BYTES (8u << 20)
+#endif
+#define OUT_RING_BYTES DISPATCH_OUT_RING_BYTES
 #define TICK_US 1000000ull
 
 enum msg_kind { MSG_PKT = 1, MSG_TICK, MSG_FINISH };
@@ -184,13 +190,16 @@ static void *worker_main(void *arg)
 
 /* Write records in index order as far as it is safe. A worker with no
  * record queued may still produce one with a lower index unless it has
- * handled everything up to that index, or everything it was given. Its
+ * handled everything up to that index, or everything it was given, or is
+ * handling a message of a higher index (records carry the index of the
+ * message being handled, and `current` is stored after the records of the
+ * previous message are committed). Its
  * progress is read BEFORE its ring: a record written before the progress
  * store is then visible. (Dispatching happens in this same thread, so
  * nothing is dispatched between the two reads.) */
 static void merge(struct dispatch *d)
 {
-	uint64_t fin[64], disp[64];
+	uint64_t fin[64], disp[64], cur[64];
 
 	for (;;) {
 		struct worker *best = NULL;
@@ -203,6 +212,8 @@ static void merge(struct dispatch *d)
 						       memory_order_acquire);
 			fin[i] = atomic_load_explicit(&d->w[i].finished,
 						      memory_order_acquire);
+			cur[i] = atomic_load_explicit(&d->w[i].current,
+						      memory_order_acquire);
 		}
 		for (int i = 0; i < d->n; i++) {
 			heads[i] = ring_peek(&d->w[i].out, &n);
@@ -213,8 +224,13 @@ static void merge(struct dispatch *d)
 		}
 		if (!br)
 			return;
+		/* a worker already handling a later index only writes records
+		 * of that index or later: without this, a worker waiting for
+		 * its rules turn (worker_wait_turn) on one whose output ring is
+		 * full would wait forever */
 		for (int i = 0; i < d->n && ok; i++)
-			if (!heads[i] && fin[i] < br->index && fin[i] != disp[i])
+			if (!heads[i] && fin[i] < br->index &&
+			    fin[i] != disp[i] && cur[i] < br->index)
 				ok = 0;
 		if (!ok)
 			return;
