@@ -700,9 +700,10 @@ static void sink_tunnel_open(void *ctx, const struct tunnel_info *ti,
 	t->app.server_port = ti->target_port;
 	t->app.app = APP_UNKNOWN;
 	a->child = &t->app;
-	/* the target port is a strong hint (CONNECT host:25) */
+	/* the target port is a strong hint (CONNECT host:25, SOCKS to :80,
+	 * a chained proxy); other ports are decided by content */
 	enum app_proto p = app_by_port(&e->cfg, ti->target_port, &tls);
-	if (p == APP_SMTP)
+	if (p != APP_UNKNOWN)
 		app_start(&t->app, p, tls, 0);
 }
 
@@ -768,14 +769,18 @@ static void app_start(struct app_ctx *a, enum app_proto p, int implicit_tls,
 
 /* Run the probes over what detection has buffered. final: no more bytes
  * will come before a decision is needed. */
-static enum app_proto detect_decide(struct detect *d, int final)
+static enum app_proto detect_decide(const struct app_ctx *a,
+				    struct detect *d, int final)
 {
 	int more = 0;
 
 	for (size_t i = 0; i < sizeof(all_parsers) / sizeof(all_parsers[0]); i++) {
 		const struct proto_ops *o = all_parsers[i];
-		enum probe_result r = o->probe(d->buf[0], d->len[0],
-					       d->buf[1], d->len[1]);
+		enum probe_result (*probe)(const uint8_t *, size_t,
+					   const uint8_t *, size_t) =
+			a->tun && o->probe_tunnel ? o->probe_tunnel : o->probe;
+		enum probe_result r = probe(d->buf[0], d->len[0],
+					    d->buf[1], d->len[1]);
 		if (r == PROBE_YES)
 			return o->id;
 		if (r == PROBE_MORE)
@@ -854,7 +859,7 @@ static void app_feed(struct app_ctx *a, int dir, const uint8_t *d, size_t n,
 		det->full = 1;
 		take = 0;
 	}
-	p = detect_decide(det, 0);
+	p = detect_decide(a, det, 0);
 	if (p == APP_UNKNOWN)
 		return;
 	detect_conclude(a, p, ts);
@@ -867,7 +872,7 @@ static void app_gap(struct app_ctx *a, int dir, size_t n, uint64_t ts)
 {
 	if (a->app == APP_UNKNOWN && a->det) {
 		/* decide with what we have: a gap cannot be replayed */
-		detect_conclude(a, detect_decide(a->det, 1), ts);
+		detect_conclude(a, detect_decide(a, a->det, 1), ts);
 	}
 	if (a->app == APP_NONE || a->app == APP_UNKNOWN)
 		return;
@@ -897,7 +902,7 @@ static void app_end(struct app_ctx *a, uint64_t ts)
 		a->child = NULL;
 	}
 	if (a->app == APP_UNKNOWN && a->det)
-		detect_conclude(a, detect_decide(a->det, 1), ts);
+		detect_conclude(a, detect_decide(a, a->det, 1), ts);
 	if (a->state) {
 		if (a->ops->end)
 			a->ops->end(a->state, ts);

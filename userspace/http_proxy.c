@@ -1396,8 +1396,13 @@ static int http_wants_data(const void *st)
 #define HTTP_PROBE_MAX 4096
 
 /* Content detection: a request line with CONNECT or an absolute URI. */
-static enum probe_result http_probe(const uint8_t *cli, size_t cn,
-				    const uint8_t *srv, size_t sn)
+/* A request line: METHOD SP target SP HTTP/1.x. The target must be
+ * CONNECT's authority or an absolute URI (what a proxy is asked), or with
+ * `origin` also an origin-form path (what a web server is asked: inside a
+ * tunnel). */
+static enum probe_result request_probe(const uint8_t *cli, size_t cn,
+				       const uint8_t *srv, size_t sn,
+				       int origin)
 {
 	size_t i = 0, ms, me, ts;
 
@@ -1419,7 +1424,11 @@ static enum probe_result http_probe(const uint8_t *cli, size_t cn,
 	i++;
 	ts = i;
 	int connect = me - ms == 7 && !memcmp(cli + ms, "CONNECT", 7);
-	if (!connect) {
+	if (ts == cn)
+		return PROBE_MORE;
+	if (origin && !connect && cli[ts] == '/') {
+		/* origin form: the path, then the version below */
+	} else if (!connect) {
 		/* the target must be scheme:// (any case) */
 		size_t j = ts;
 
@@ -1452,6 +1461,18 @@ static enum probe_result http_probe(const uint8_t *cli, size_t cn,
 	if (v <= ts + 1 || e - v < 8 || memcmp(cli + v, "HTTP/1.", 7))
 		return PROBE_NO;
 	return PROBE_YES;
+}
+
+static enum probe_result http_probe(const uint8_t *cli, size_t cn,
+				    const uint8_t *srv, size_t sn)
+{
+	return request_probe(cli, cn, srv, sn, 0);
+}
+
+static enum probe_result http_probe_tunnel(const uint8_t *cli, size_t cn,
+					   const uint8_t *srv, size_t sn)
+{
+	return request_probe(cli, cn, srv, sn, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1534,6 +1555,7 @@ const struct proto_ops http_proxy_ops = {
 	.gap = http_gap,
 	.end = http_end,
 	.probe = http_probe,
+	.probe_tunnel = http_probe_tunnel,
 	.wants_data = http_wants_data,
 	.eve = http_eve,
 };

@@ -109,6 +109,11 @@ struct proto_ops {
 	 * (cli: client->server, srv: server->client; either may be empty). */
 	enum probe_result (*probe)(const uint8_t *cli, size_t cn,
 				   const uint8_t *srv, size_t sn);
+	/* Optional: the same inside a granted tunnel, where the client talks
+	 * to the final server (plain HTTP: an origin-form request). NULL:
+	 * probe is used there too. */
+	enum probe_result (*probe_tunnel)(const uint8_t *cli, size_t cn,
+					  const uint8_t *srv, size_t sn);
 	/* Nonzero while the parser still needs this flow's bytes (0 after
 	 * STARTTLS, inside an opaque tunnel...): lets the sensor bypass. */
 	int (*wants_data)(const void *st);

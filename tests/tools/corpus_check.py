@@ -55,8 +55,10 @@ relaywatch (each normalizer says which project does what):
     when the transaction has unknown commands.
   * Zeek/Arkime host headers may carry ":port"; hostname does not.
 
-Not claims, so soft: origin-form HTTP sent through a granted tunnel
-(relaywatch's HTTP parser follows proxy requests only), URIs, detection.
+Not claims, so soft: URIs, detection. Origin-form HTTP sent through a
+granted tunnel (GET / to the final server) is parsed inside the tunnel
+(the tunnel's target port, or an origin-form request line) and compared
+strictly.
 KNOWN_LIMITS lists traces relaywatch cannot meet by a documented design
 decision (no IP defragmentation, no reverse SOCKS): their mismatches are
 printed and counted, but do not fail the line.
@@ -97,13 +99,6 @@ KNOWN_LIMITS = {
         "reverse SOCKS (the accepting side sends the greeting) is not "
         "handled (userspace/socks.h)",
 }
-
-# HTTP sent through a granted tunnel to the final server (origin-form
-# "GET /") is not a proxy request: relaywatch's HTTP parser follows proxy
-# requests (CONNECT, absolute URI: http_probe() in userspace/http_proxy.c)
-# and does not claim those; fields expecting them are soft.
-TUNNELED_HTTP = ("HTTP inside a tunnel (origin-form request to the final "
-                 "server) is not parsed by relaywatch: compared as soft")
 
 
 class Case:
@@ -1166,11 +1161,6 @@ def check_suricata(case, eve, path):
         recs = eve.of_type(et)
         full = [r for r in recs if sv_matches(r, keys, notes)]
         where = f"check {n}"
-        meth = keys.get("http.http_method")
-        tunneled = et == "http" and meth not in (None, "CONNECT") and any(
-            dget(r, "http.proxy.tunnel") for r in recs)
-        if tunneled:
-            case.note(f"{where}: {TUNNELED_HTTP}")
         # per-key agreement against the record that agrees most
         if count != 0 and content:
             def agree(r, k):
@@ -1185,7 +1175,7 @@ def check_suricata(case, eve, path):
                 else:
                     exp, got = keys[k], (dget(best, k.replace("__startswith", ""))
                                          if best else f"<no {et} record>")
-                case.field(not tunneled and (
+                case.field((
                            bool(SV_STRICT.match(k.replace("__startswith", "")))
                            or k == "not-has-key"),
                            best is not None and agree(best, k), where, k, exp, got)
@@ -1193,7 +1183,7 @@ def check_suricata(case, eve, path):
         # dropped the filter is looser than Suricata's, still exact here
         # because the remaining envelope keys identify the transaction.
         if count is not None:
-            case.field(not tunneled and (not dropped or count == 0),
+            case.field((not dropped or count == 0),
                        len(full) == count, where,
                        f"count of {et} records matching {sorted(keys)}",
                        count, len(full))
@@ -1268,13 +1258,10 @@ def check_arkime(case, eve, path):
                            "auth_ok false", got or "<no socks record>")
         if "http" in b:
             h = b["http"]
-            tunneled = "socks" in protos or "socks" in b
-            if tunneled:
-                case.note(f"{where}: {TUNNELED_HTTP}")
             for akey, ours, strict, norm in (
-                    ("method", "http_method", not tunneled, str),
-                    ("host", "hostname", not tunneled, host_noport),
-                    ("statuscode", "status", not tunneled, int)):
+                    ("method", "http_method", True, str),
+                    ("host", "hostname", True, host_noport),
+                    ("statuscode", "status", True, int)):
                 if akey not in h:
                     continue
                 want = sorted({norm(x) for x in h[akey]})

@@ -81,12 +81,19 @@ def main():
         flows = [r for r in sess if r.get("event_type") == "flow"]
         check(f"{tag} flow record", len(flows) == 1, f"{len(flows)} flow records")
         tunnel = proto == "smtp"   # smtp facts of a proxy session follow "tunnel=smtp"
-        http = [r["http"] for r in sess if r.get("event_type") == "http"]
+        http_recs = [r for r in sess if r.get("event_type") == "http"]
+        http_tunnel = False  # http facts after "tunnel=http": inside it
         socks = [r["socks"] for r in sess if r.get("event_type") == "socks"]
         for kind, value, kv in facts:
             if kind == "tunnel" and value == "smtp":
                 tunnel = True
+            elif kind == "tunnel" and value == "http":
+                http_tunnel = True
             elif kind == "http_request":
+                # the proxy's own requests, or (after tunnel=http) those
+                # parsed inside the tunnel, which carry a tunnel object
+                http = [r["http"] for r in http_recs
+                        if ("tunnel" in r) == http_tunnel]
                 tgt = kv.get("target", "")
                 want_code = None if kv.get("code") in (None, "none") else int(kv["code"])
                 def http_ok(h):
@@ -97,7 +104,8 @@ def main():
                         px = h.get("proxy", {})
                         return px.get("target_host") == host and px.get("target_port") == int(port)
                     return h.get("url") == tgt
-                check(f"{tag} http {value} {tgt} -> {kv.get('code')}",
+                check(f"{tag} http {value} {tgt} -> {kv.get('code')}"
+                      + (" (in the tunnel)" if http_tunnel else ""),
                       any(http_ok(h) for h in http),
                       [(h.get("http_method"), h.get("url"), h.get("status")) for h in http])
             elif kind in ("socks4_request", "socks5_request"):

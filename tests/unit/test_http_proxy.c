@@ -564,6 +564,42 @@ TEST(probe_detects_proxy_requests)
 	CHECK_INT(probe_s(longl, ""), PROBE_NO);
 }
 
+/* inside a tunnel the client talks to the final server: origin form too */
+TEST(probe_in_tunnel_accepts_origin_form)
+{
+	static const char *yes[] = {
+		"GET / HTTP/1.1\r\n",
+		"GET /index.html HTTP/1.0\r\nHost: www.google.com\r\n\r\n",
+		"CONNECT smtp.example:25 HTTP/1.1\r\n",
+		"GET http://www.example.com/ HTTP/1.1\r\n",
+	};
+	static const char *no[] = {
+		"GET index.html HTTP/1.1\r\n",
+		"GET / SMTP/1.0\r\n",
+		"\x16\x03\x01\x02\x00",
+		"EHLO example.com\r\n",
+	};
+	const struct proto_ops *o = &http_proxy_ops;
+
+	CHECK(o->probe_tunnel != NULL);
+	if (!o->probe_tunnel)
+		return;
+	for (size_t i = 0; i < N(yes); i++) {
+		size_t n = strlen(yes[i]);
+		CHECK_INT(o->probe_tunnel((const uint8_t *)yes[i], n, NULL, 0),
+			  PROBE_YES);
+		for (size_t k = 0; k < n; k++)
+			CHECK(o->probe_tunnel((const uint8_t *)yes[i], k,
+					      NULL, 0) != PROBE_NO);
+	}
+	for (size_t i = 0; i < N(no); i++)
+		CHECK_INT(o->probe_tunnel((const uint8_t *)no[i],
+					  strlen(no[i]), NULL, 0), PROBE_NO);
+	/* outside a tunnel an origin-form request is a web server's, not
+	 * a proxy's */
+	CHECK_INT(probe_s("GET / HTTP/1.1\r\n", ""), PROBE_NO);
+}
+
 int main(void)
 {
 	RUN(connect_smtp_granted_with_early_data);
@@ -586,5 +622,6 @@ int main(void)
 	RUN(midstream_response_without_request);
 	RUN(te_and_cl_and_bad_chunk);
 	RUN(probe_detects_proxy_requests);
+	RUN(probe_in_tunnel_accepts_origin_form);
 	return t_done();
 }
