@@ -16,8 +16,11 @@ PKGS     := libpcap libbpf libpcre2-8 libcrypto
 OPT      ?= -O2
 WERROR   ?= $(if $(CI),-Werror,)
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes $(WERROR)
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# recursively expanded (=, not :=): evaluated when a recipe runs, so after
+# `make run` / `make test` have installed the -dev packages (they call deps,
+# then build in a sub-make that reads pkg-config afresh)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CPPFLAGS += -Iuserspace -Isensor -Ibpf -I$(BUILD) -D_GNU_SOURCE
 CFLAGS   ?= $(OPT) -g
 CFLAGS   += -std=gnu11 $(WARN) $(PKG_CFLAGS)
@@ -39,7 +42,7 @@ TEST_BINS   := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all deps test-deps run test unit bench fuzz asan clean
-all: deps $(BUILD)/relaywatch
+all: $(BUILD)/relaywatch
 
 deps:
 	@scripts/deps.sh build
@@ -87,7 +90,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS)
 
 
 
-unit: deps $(TEST_BINS)
+unit: $(TEST_BINS)
 
 # The bundled example: an internet client using an open relay, and spam
 # sent through an open HTTP proxy, with the sets of the fixtures' network.
@@ -95,11 +98,13 @@ RUN_SETS := --set HOME_NET=10.0.0.0/24,203.0.113.25/32,203.0.113.26/32 \
 	--set TRUSTED_NETS=10.0.0.0/24 --set LOCAL_DOMAINS=lan.example \
 	--set SMTP_SERVERS=10.0.0.25/32,198.51.100.1/32 \
 	--set PROXY_SERVERS=203.0.113.25/32
-run: deps $(BUILD)/relaywatch
+run: deps
+	@$(MAKE) --no-print-directory $(BUILD)/relaywatch
 	$(BUILD)/relaywatch -r tests/fixtures/smtp/open_relay.pcap \
 		-r tests/fixtures/proxy/http_connect_smtp.pcap $(RUN_SETS) --no-stats
 
-test: test-deps $(BUILD)/relaywatch $(TEST_BINS) $(TOOLS) $(STRESS_RW)
+test: test-deps
+	@$(MAKE) --no-print-directory $(BUILD)/relaywatch $(TEST_BINS) $(TOOLS) $(STRESS_RW)
 	BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run.sh
 
 # libFuzzer targets under ASan+UBSan (clang), engine sources rebuilt with them
@@ -107,7 +112,8 @@ FUZZ_CFLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard tests/fuzz/*.h)
 	@mkdir -p $(@D)
 	$(CLANG) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(PKG_LIBS) -lpthread
-fuzz: deps $(FUZZ_BINS)
+fuzz: test-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
 		mkdir -p $(BUILD)/fuzz/corpus-$$(basename $$f); \
 		echo "fuzz: $$f for $(FUZZ_SECONDS)s"; \
@@ -117,8 +123,9 @@ fuzz: deps $(FUZZ_BINS)
 asan:
 	$(MAKE) BUILD=build-asan CC=clang OPT="-O1 -fsanitize=address,undefined -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" unit
 
-bench: $(BUILD)/relaywatch $(TOOLS) $(BUILD)/tests/test_bpf
+bench:
 	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory $(BUILD)/relaywatch $(TOOLS) $(BUILD)/tests/test_bpf
 	BUILD=$(BUILD) bench/run.sh
 
 clean:
