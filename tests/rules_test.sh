@@ -90,7 +90,7 @@ proxy/socks4_connect | proxy/socks4_connect.pcap | proxy.smtp-tunnel proxy.open.
 proxy/socks4_refused | proxy/socks4_refused.pcap | proxy.smtp-tunnel | proxy.open.socks |
 proxy/socks4a_connect | proxy/socks4a_connect.pcap | proxy.smtp-tunnel proxy.open.socks | |
 proxy/socks4a_dante_refused | proxy/socks4a_dante_refused.pcap | proxy.smtp-tunnel | proxy.open.socks |
-proxy/socks5_noauth_smtp | proxy/socks5_noauth_smtp.pcap | proxy.smtp-tunnel proxy.open.socks | |
+proxy/socks5_noauth_smtp | proxy/socks5_noauth_smtp.pcap | proxy.smtp-tunnel proxy.open.socks | proxy.backconnect |
 proxy/socks5_noauth_smtp#not-our-proxy | proxy/socks5_noauth_smtp.pcap | proxy.smtp-tunnel | proxy.open.socks | --set HOME_NET=10.0.0.0/24
 proxy/socks5_userpass | proxy/socks5_userpass.pcap | proxy.smtp-tunnel | proxy.open.socks |
 abuse/nmap_smtp_open_relay_open | abuse/nmap_smtp_open_relay_open.pcap | relay.open relay.probe | |
@@ -112,6 +112,9 @@ abuse/blocklisted_neg | abuse/blocklisted_neg.pcap | - | smtp.blocklisted |
 abuse/fanout | abuse/fanout.pcap | relay.open smtp.fanout | smtp.fanout.rcpt |
 abuse/fanout#read-4-times | abuse/fanout.pcap | relay.open smtp.fanout smtp.fanout.rcpt | | -r tests/fixtures/abuse/fanout.pcap -r tests/fixtures/abuse/fanout.pcap -r tests/fixtures/abuse/fanout.pcap
 abuse/fanout_neg | abuse/fanout_neg.pcap | relay.open | smtp.fanout smtp.fanout.rcpt |
+abuse/backconnect | abuse/backconnect.pcap | proxy.backconnect | proxy.open.socks |
+abuse/backconnect#bot-not-ours | abuse/backconnect.pcap | - | proxy.backconnect | --set HOME_NET=10.0.0.0/24
+abuse/backconnect_refused | abuse/backconnect_refused.pcap | - | proxy.backconnect |
 EOF
 )
 

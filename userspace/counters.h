@@ -59,6 +59,8 @@
 	X(DET_SOCKS_PORT, "detect.socks.by_port") \
 	X(DET_SOCKS_CONTENT, "detect.socks.by_content") \
 	X(DET_NONE, "detect.unknown") \
+	X(DET_REVERSED, "detect.reversed_roles") \
+	X(DET_REVERSE_PREAMBLE, "detect.reversed_roles.preamble_bytes") \
 	X(DET_STATE_CAP, "detect.drop.parser_state_cap") \
 	X(TUNNEL_OPEN, "tunnel.opened") \
 	X(TUNNEL_DEPTH_CAP, "tunnel.drop.nesting_too_deep") \

@@ -42,6 +42,7 @@ struct detect {
 	uint16_t len[2];
 	uint8_t nchunks;
 	uint8_t full;
+	uint8_t reversed;   /* the probe said PROBE_YES_REVERSED */
 	struct { uint8_t dir; uint16_t len; } chunk[DET_CHUNKS];
 	uint8_t buf[2][DET_BYTES];
 };
@@ -60,6 +61,7 @@ struct app_ctx {
 	struct proto_sink sink;
 	uint16_t server_port;
 	uint8_t depth;
+	uint8_t reversed;       /* the parser gets dir ^ 1 (PROBE_YES_REVERSED) */
 };
 
 struct tunnel_ctx {
@@ -743,6 +745,7 @@ static void app_start(struct app_ctx *a, enum app_proto p, int implicit_tls,
 		.server_port = a->server_port,
 		.implicit_tls = implicit_tls,
 		.midstream = a->flow->midstream,
+		.reversed = a->reversed,
 	};
 
 	if (!ops) {
@@ -781,8 +784,10 @@ static enum app_proto detect_decide(const struct app_ctx *a,
 			a->tun && o->probe_tunnel ? o->probe_tunnel : o->probe;
 		enum probe_result r = probe(d->buf[0], d->len[0],
 					    d->buf[1], d->len[1]);
-		if (r == PROBE_YES)
+		if (r == PROBE_YES || r == PROBE_YES_REVERSED) {
+			d->reversed = r == PROBE_YES_REVERSED;
 			return o->id;
+		}
 		if (r == PROBE_MORE)
 			more = 1;
 	}
@@ -791,15 +796,26 @@ static enum app_proto detect_decide(const struct app_ctx *a,
 	return APP_NONE;
 }
 
-/* Replay what detection buffered, in arrival order, into the new parser. */
+/* Replay what detection buffered, in arrival order, into the new parser.
+ * Reversed roles: what the connecting side said before the other side's
+ * first bytes (a bot's login to its controller) is not the protocol's:
+ * skipped and counted; the rest goes in with the directions swapped. */
 static void detect_replay(struct app_ctx *a, struct detect *d, uint64_t ts)
 {
 	size_t off[2] = {0, 0};
+	int seen_srv = 0;
 
 	for (int i = 0; i < d->nchunks; i++) {
 		int dir = d->chunk[i].dir;
-		a->ops->feed(a->state, dir, d->buf[dir] + off[dir],
-			     d->chunk[i].len, ts);
+
+		seen_srv |= dir == DIR_TO_CLIENT;
+		if (a->reversed && !seen_srv)
+			ctr_add(&a->e->ctr, CTR_DET_REVERSE_PREAMBLE,
+				d->chunk[i].len);
+		else
+			a->ops->feed(a->state, dir ^ a->reversed,
+				     d->buf[dir] + off[dir], d->chunk[i].len,
+				     ts);
 		off[dir] += d->chunk[i].len;
 	}
 }
@@ -815,6 +831,9 @@ static void detect_conclude(struct app_ctx *a, enum app_proto p, uint64_t ts)
 		return;
 	}
 	a->det = NULL;
+	a->reversed = d->reversed;
+	if (a->reversed)
+		ctr_inc(&a->e->ctr, CTR_DET_REVERSED);
 	app_start(a, p, 0, 1);
 	if (a->app != APP_NONE)
 		detect_replay(a, d, ts);
@@ -831,7 +850,7 @@ static void app_feed(struct app_ctx *a, int dir, const uint8_t *d, size_t n,
 	if (a->app == APP_NONE || !n)
 		return;
 	if (a->app != APP_UNKNOWN) {
-		a->ops->feed(a->state, dir, d, n, ts);
+		a->ops->feed(a->state, dir ^ a->reversed, d, n, ts);
 		return;
 	}
 	if (!a->det) {
@@ -865,7 +884,8 @@ static void app_feed(struct app_ctx *a, int dir, const uint8_t *d, size_t n,
 	detect_conclude(a, p, ts);
 	/* bytes of this chunk that did not fit the detection buffer */
 	if (a->app != APP_NONE && take < n)
-		a->ops->feed(a->state, dir, d + take, n - take, ts);
+		a->ops->feed(a->state, dir ^ a->reversed, d + take, n - take,
+			     ts);
 }
 
 static void app_gap(struct app_ctx *a, int dir, size_t n, uint64_t ts)
@@ -876,7 +896,7 @@ static void app_gap(struct app_ctx *a, int dir, size_t n, uint64_t ts)
 	}
 	if (a->app == APP_NONE || a->app == APP_UNKNOWN)
 		return;
-	a->ops->gap(a->state, dir, n, ts);
+	a->ops->gap(a->state, dir ^ a->reversed, n, ts);
 }
 
 static int app_wants_data(const struct app_ctx *a)

@@ -87,12 +87,18 @@ struct proto_init {
 	uint16_t server_port;
 	int implicit_tls;   /* e.g. SMTP on 465: record it, parse nothing */
 	int midstream;      /* picked up without the handshake */
+	int reversed;       /* PROBE_YES_REVERSED: the engine feeds the TCP
+	                     * server's bytes as dir 0 (the protocol's client) */
 };
 
 enum probe_result {
 	PROBE_NO = 0,  /* not this protocol */
 	PROBE_YES,     /* this protocol */
 	PROBE_MORE,    /* need more bytes to say */
+	PROBE_YES_REVERSED, /* this protocol, with the roles swapped: the side
+	                     * that accepted the connection speaks the client
+	                     * part (a backconnect proxy bot serving SOCKS to
+	                     * the controller it connected to) */
 };
 
 struct proto_ops {

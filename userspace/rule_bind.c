@@ -278,6 +278,8 @@ static int socks_get(const struct rule_view *v, const struct socks_tx *tx,
 		if (v->trigger != TRIG_SOCKS_REPLY)
 			return -ENOENT;
 		return put_bool(out, tx->granted);
+	case F_SOCKS_REVERSE:
+		return put_bool(out, tx->reverse);
 	case F_SOCKS_REPLY_CODE:
 		if (v->trigger != TRIG_SOCKS_REPLY || tx->reply_code < 0)
 			return -ENOENT;

@@ -48,6 +48,7 @@ struct socks_state {
 	uint8_t tx_open;      /* tx holds an attempt not yet recorded */
 	uint8_t final_reply;  /* the attempt's last reply was seen */
 	uint8_t early_overflow;
+	uint8_t reverse;      /* roles swapped (proto_init.reversed) */
 	uint32_t attempts;
 	uint32_t early_len;
 	uint64_t early_lost;
@@ -95,6 +96,7 @@ static void attempt_begin(struct socks_state *s)
 	s->tx.method_chosen = -1;
 	s->tx.auth_ok = -1;
 	s->tx.reply_code = -1;
+	s->tx.reverse = s->reverse;
 	s->tx_open = 1;
 	s->final_reply = 0;
 	s->early_len = 0;
@@ -602,6 +604,7 @@ static void socks_init(void *st, const struct proto_sink *sink,
 	 * nothing to follow (the tunnel's content cannot be framed) */
 	if (pi && (pi->midstream || pi->implicit_tls))
 		s->dead = 1;
+	s->reverse = pi && pi->reversed;
 }
 
 static int socks_wants_data(const void *st)
@@ -625,8 +628,85 @@ static enum probe_result probe_reply4(const uint8_t *srv, size_t sn)
 	return sn >= 8 ? PROBE_YES : PROBE_MORE;
 }
 
+static enum probe_result socks_probe_fwd(const uint8_t *cli, size_t cn,
+					 const uint8_t *srv, size_t sn);
+
+/* A SOCKS5 greeting at the start of b: its length, 0 if b cannot start
+ * one, -1 if more bytes are needed to say. */
+static int greet5_len(const uint8_t *b, size_t n)
+{
+	size_t need;
+
+	if (!n)
+		return -1;
+	if (b[0] != 5)
+		return 0;
+	if (n < 2)
+		return -1;
+	if (!b[1] || b[1] > 9)
+		return 0;
+	need = 2u + b[1];
+	for (size_t i = 2; i < n && i < need; i++)
+		if (b[i] > 0x09 && (b[i] < 0x80 || b[i] == 0xff))
+			return 0;
+	return n < need ? -1 : (int)need;
+}
+
+/* Reverse SOCKS5 (backconnect proxies): the side that accepted the TCP
+ * connection sends the greeting. The connecting side (the bot) may have
+ * said something of its own first (a login to its controller: skipped by
+ * the engine), then answers as a SOCKS server. Believed when the greeting
+ * is followed by a well-formed request, or when the connecting side's
+ * last two bytes are the method reply for an offered method. */
+static enum probe_result socks_probe_reverse(const uint8_t *cli, size_t cn,
+					     const uint8_t *srv, size_t sn)
+{
+	int g;
+
+	/* the connecting side must not have opened as a SOCKS client
+	 * itself, and a bot's login before the greeting is short (more is
+	 * some other protocol talking); then the accepting side decides:
+	 * until it speaks, this costs a short client-first flow one round
+	 * trip of detection */
+	if (cn > 64 || (cn && greet5_len(cli, cn) != 0))
+		return PROBE_NO;
+	if (!sn)  /* a malformed SOCKS client is not a bot's login */
+		return cn && (cli[0] == 4 || cli[0] == 5) ? PROBE_NO :
+							   PROBE_MORE;
+	g = greet5_len(srv, sn);
+	if (g <= 0)
+		return g < 0 && sn < SOCKS_PROBE_MAX ? PROBE_MORE : PROBE_NO;
+	if ((size_t)g < sn) {
+		const uint8_t *r = srv + g;
+		size_t rn = sn - (size_t)g;
+
+		if (r[0] != 5)
+			return PROBE_NO;
+		if (rn < 4)
+			return PROBE_MORE;
+		if (r[1] < 1 || r[1] > 3 || r[2] != 0 ||
+		    (r[3] != 1 && r[3] != 3 && r[3] != 4))
+			return PROBE_NO;
+		return PROBE_YES_REVERSED;
+	}
+	if (cn >= 2 && cli[cn - 2] == 5 &&
+	    memchr(srv + 2, cli[cn - 1], srv[1]))
+		return PROBE_YES_REVERSED;
+	return PROBE_MORE;
+}
+
 static enum probe_result socks_probe(const uint8_t *cli, size_t cn,
 				     const uint8_t *srv, size_t sn)
+{
+	enum probe_result f = socks_probe_fwd(cli, cn, srv, sn);
+
+	if (f != PROBE_NO)
+		return f;
+	return socks_probe_reverse(cli, cn, srv, sn);
+}
+
+static enum probe_result socks_probe_fwd(const uint8_t *cli, size_t cn,
+					 const uint8_t *srv, size_t sn)
 {
 	if (!cn)
 		return sn ? PROBE_NO : PROBE_MORE; /* server spoke first */
@@ -747,6 +827,8 @@ static const char *socks_eve(struct json *j, enum proto_event type,
 	else
 		json_null(j, "reply_code");
 	json_bool(j, "granted", tx->granted);
+	if (tx->reverse)
+		json_bool(j, "reverse", 1);
 	if (tx->has_bound) {
 		json_str(j, "bound_host", tx->bound_host);
 		json_u64(j, "bound_port", tx->bound_port);

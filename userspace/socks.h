@@ -31,8 +31,11 @@
  *   excess is passed as a gap (CTR_SOCKS_EARLY_DATA_CAP). Refused: dropped.
  *   Methods beyond SOCKS_METHODS_MAX are counted, not stored. A method we
  *   do not parse (GSSAPI, private) ends parsing after the record.
- *   Reverse SOCKS (the side that opened the connection is the SOCKS
- *   server) is not handled: the server talking first is malformed.
+ *   Reverse SOCKS5 (a backconnect proxy: the side that opened the
+ *   connection is the SOCKS server) is found by socks_probe(), which says
+ *   PROBE_YES_REVERSED; the engine then feeds the parser with the
+ *   directions swapped (proto_init.reversed) and the record says
+ *   "reverse":true. Reverse SOCKS4 is not detected.
  */
 #ifndef RW_SOCKS_H
 #define RW_SOCKS_H
@@ -103,6 +106,8 @@ struct socks_tx {
 	uint8_t greet_seen, auth_sent, req_seen, n_replies;
 	uint32_t early_data_len;
 	uint32_t anomalies;            /* enum socks_anomaly bits */
+	uint8_t reverse;               /* the SOCKS client is the side that
+	                                * accepted the TCP connection */
 };
 
 const char *socks_anomaly_name(uint32_t bit);

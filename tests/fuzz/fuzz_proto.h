@@ -10,6 +10,7 @@
  *   ctl bit 0   direction (0 client->server, 1 server->client)
  *   ctl bit 1   1 = a gap of len*16+1 bytes (no data follows)
  *   ctl bit 2   midstream pickup (first record only)
+ *   ctl bit 3   roles reversed, as for reverse SOCKS (first record only)
  * Each record is fed twice over two parser instances: once whole and once
  * one byte at a time; the event logs (EVE JSON, tunnel bytes) must be the
  * same, or the parser is not resumable (trap).
@@ -110,6 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size && (data[0] & 4))
 		pi.midstream = 1;
+	if (size && (data[0] & 8))
+		pi.reversed = 1;
 	memset(ctr, 0, sizeof(ctr));
 	for (int k = 0; k < 2; k++) {
 		struct proto_sink sink = { &log[k], fz_event, fz_open, fz_data,

@@ -60,7 +60,7 @@ granted tunnel (GET / to the final server) is parsed inside the tunnel
 (the tunnel's target port, or an origin-form request line) and compared
 strictly.
 KNOWN_LIMITS lists traces relaywatch cannot meet by a documented design
-decision (no IP defragmentation, no reverse SOCKS): their mismatches are
+decision (no IP defragmentation): their mismatches are
 printed and counted, but do not fail the line.
 
 The checker checks itself last: every strict fact in relaywatch's records
@@ -95,9 +95,6 @@ KNOWN_LIMITS = {
     "arkime/tests/pcap/socks5-http-302-frag.test":
         "IPv4 fragments of TCP are not reassembled (userspace/decode.h); "
         "this trace carries the SOCKS5 request and the HTTP in fragments",
-    "arkime/tests/pcap/socks5-reverse.test":
-        "reverse SOCKS (the accepting side sends the greeting) is not "
-        "handled (userspace/socks.h)",
 }
 
 

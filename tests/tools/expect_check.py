@@ -112,8 +112,10 @@ def main():
                 host, port = kv["target"].rsplit(":", 1)
                 ver = 5 if kind == "socks5_request" else 4
                 ok = kv.get("ok") == "true"
+                rev = proto == "socks5-reverse"
                 def socks_ok(x):
                     return (x.get("version") == ver and x.get("command") == value
+                            and bool(x.get("reverse")) == rev
                             and x.get("target_host") == host
                             and x.get("target_port") == int(port)
                             and bool(x.get("granted")) == ok

@@ -436,13 +436,79 @@ TEST(probe_detects_socks)
 	CHECK_INT(PB("\x04\x01\x00\x50\x5d\xb8\xd8\x77" "bob", ""), PROBE_MORE);
 	CHECK_INT(PB("", ""), PROBE_MORE);
 	CHECK_INT(PB("", "220 mx\r\n"), PROBE_NO);
-	CHECK_INT(PB("GET / HTTP/1.1\r\n", ""), PROBE_NO);
-	CHECK_INT(PB("\x16\x03\x01", ""), PROBE_NO);
+	CHECK_INT(PB("GET / HTTP/1.1\r\n", ""), PROBE_MORE); /* reverse: the other side decides */
+	CHECK_INT(PB("GET / HTTP/1.1\r\n","HTTP/1.1 200 OK\r\n"), PROBE_NO);
+	CHECK_INT(PB("\x16\x03\x01", ""), PROBE_MORE); /* reverse: the other side decides */
+	CHECK_INT(PB("\x16\x03\x01","HTTP/1.1 200 OK\r\n"), PROBE_NO);
 	CHECK_INT(probe_b(r4a, sizeof(r4a) - 1, "", 0), PROBE_YES);
 	for (size_t k = 1; k < sizeof(r4a) - 1; k++)
 		CHECK_INT(probe_b(r4a, k, "", 0), PROBE_MORE);
 	for (size_t k = 1; k < sizeof(g5) - 1; k++)
 		CHECK_INT(probe_b(g5, k, "", 0), PROBE_MORE);
+}
+
+/* Backconnect proxy (arkime socks5-reverse.pcap): the bot connected to
+ * its controller, logged in, and the controller greets it as a SOCKS5
+ * client. The probe says so; the engine then skips the login and feeds
+ * the parser with the directions swapped (proto_init.reversed). */
+TEST(probe_reverse_socks5)
+{
+	static const char login[] = "\x4e\x5a\x8d\x08\x87\x4e";
+	static const char greet_req[] = "\x05\x01\x00"
+		"\x05\x01\x00\x01\x4a\x7d\x83\x67\x00\x50";
+
+	/* greeting then a request from the accepting side */
+	CHECK_INT(probe_b(login, 6, greet_req, sizeof(greet_req) - 1),
+		  PROBE_YES_REVERSED);
+	CHECK_INT(probe_b("", 0, greet_req, sizeof(greet_req) - 1),
+		  PROBE_YES_REVERSED);
+	/* greeting only: the connecting side's method reply decides */
+	CHECK_INT(probe_b(login, 6, "\x05\x01\x00", 3), PROBE_MORE);
+	CHECK_INT(PB("\x4e\x5a\x05\x00", "\x05\x01\x00"), PROBE_YES_REVERSED);
+	CHECK_INT(PB("\x4e\x5a\x05\x02", "\x05\x01\x00"), PROBE_MORE);
+	/* prefixes of the accepting side's bytes: more until the request's
+	 * header (version, command, reserved, address type) is complete */
+	for (size_t k = 1; k < 3 + 4; k++)
+		CHECK_INT(probe_b(login, 6, greet_req, k), PROBE_MORE);
+	for (size_t k = 3 + 4; k < sizeof(greet_req); k++)
+		CHECK_INT(probe_b(login, 6, greet_req, k), PROBE_YES_REVERSED);
+	/* the accepting side has not spoken yet: wait for it */
+	CHECK_INT(probe_b(login, 6, "", 0), PROBE_MORE);
+	/* the connecting side opened as a SOCKS client: forward, not
+	 * reverse, even when the other side's reply does not fit */
+	CHECK_INT(PB("\x05\x01\x00", "\x05\x02"), PROBE_NO);
+	/* not SOCKS from the accepting side */
+	CHECK_INT(PB("", "\x05\x0a\x00"), PROBE_NO);
+	CHECK_INT(PB("", "\x05\x01\x00\x05\x09\x00\x01"), PROBE_NO);
+	CHECK_INT(PB("", "\x05\x01\x00GET / HTTP/1.1\r\n"), PROBE_NO);
+	/* a long opening from the connecting side is some other protocol */
+	static char longc[100];
+	memset(longc, 'A', sizeof(longc));
+	CHECK_INT(probe_b(longc, sizeof(longc), "\x05\x01\x00", 3), PROBE_NO);
+}
+
+TEST(reversed_roles_recorded)
+{
+	/* as the engine feeds it: the controller's bytes as dir 0 */
+	static const struct chunk t[] = {
+		C("\x05\x01\x00" "\x05\x01\x00\x01\x4a\x7d\x83\x67\x00\x50"),
+		S("\x05\x00" "\x05\x00\x00\x01\x4a\x7d\x83\x67\x00\x50"),
+		C("GET / HTTP/1.1\r\n"),
+	};
+	static const struct proto_init pi = { .server_port = 8855,
+					      .reversed = 1 };
+	struct result *r = run_all_pi(t, N(t), &pi);
+
+	CHECK_INT(r->n_rec, 1);
+	CHECK_INT(r->rec[0].granted, 1);
+	CHECK_INT(r->rec[0].reverse, 1);
+	CHECK_STR(r->rec[0].target_host, "74.125.131.103");
+	CHECK_INT(r->rec[0].target_port, 80);
+	CHECK_TUN(r, DIR_TO_SERVER, "GET / HTTP/1.1\r\n");
+	CHECK_HAS(r->log, "\"granted\":true,\"reverse\":true");
+	/* the same bytes without the flag: no "reverse" */
+	r = run_all(t, N(t));
+	CHECK_HASNT(r->log, "reverse");
 }
 
 int main(void)
@@ -463,5 +529,7 @@ int main(void)
 	RUN(gaps);
 	RUN(unanswered_recorded_at_end);
 	RUN(probe_detects_socks);
+	RUN(probe_reverse_socks5);
+	RUN(reversed_roles_recorded);
 	return t_done();
 }
