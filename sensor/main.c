@@ -17,6 +17,7 @@
 #include "capture_pcap.h"
 #include "counters.h"
 #include "dispatch.h"
+#include "csum.h"
 #include "engine.h"
 #include "eve.h"
 #include "json.h"
@@ -95,6 +96,12 @@ static void usage(FILE *f)
 "      --max-parsers N      parser states per worker (default 16384)\n"
 "      --reasm-mem BYTES    out-of-order buffer per worker (default 64 MB)\n"
 "      --flow-timeout SEC   idle timeout (default 600)\n"
+"      --embryonic-timeout SEC  idle timeout of a flow without payload yet\n"
+"                           (SYN, handshake; default 30)\n"
+"      --checksum MODE      auto (default: check IPv4/TCP checksums of\n"
+"                           parsed streams, drop bad ones as the receiver\n"
+"                           does, stop checking a host whose every packet is\n"
+"                           bad: offload), on (always), off (never)\n"
 "      --all-flows          a flow record for every TCP flow, not only\n"
 "                           those carrying a parsed protocol\n"
 "      --no-stats           no stats record at the end\n"
@@ -275,7 +282,7 @@ static void write_stats(struct run *r, struct dispatch *d,
 int main(int argc, char **argv)
 {
 	enum { O_SMTP = 256, O_SMTPS, O_HTTP, O_SOCKS, O_MAXF, O_MAXP, O_RMEM,
-	       O_TIMEOUT, O_ALLF, O_NOSTATS, O_CAPTURE, O_ALLTCP, O_RULES,
+	       O_TIMEOUT, O_EMBRYO, O_CSUM, O_ALLF, O_NOSTATS, O_CAPTURE, O_ALLTCP, O_RULES,
 	       O_SET, O_CHECK, O_NORULES };
 	static const struct option lo[] = {
 		{"read", required_argument, 0, 'r'},
@@ -290,6 +297,8 @@ int main(int argc, char **argv)
 		{"max-parsers", required_argument, 0, O_MAXP},
 		{"reasm-mem", required_argument, 0, O_RMEM},
 		{"flow-timeout", required_argument, 0, O_TIMEOUT},
+		{"embryonic-timeout", required_argument, 0, O_EMBRYO},
+		{"checksum", required_argument, 0, O_CSUM},
 		{"all-flows", no_argument, 0, O_ALLF},
 		{"no-stats", no_argument, 0, O_NOSTATS},
 		{"capture", required_argument, 0, O_CAPTURE},
@@ -375,6 +384,15 @@ int main(int argc, char **argv)
 			v = strtoul(optarg, &end, 10);
 			bad = *end || v < 1 || v > 86400;
 			cfg.flow_timeout_s = (uint32_t)v;
+			break;
+		case O_EMBRYO:
+			v = strtoul(optarg, &end, 10);
+			bad = *end || v < 1 || v > 86400;
+			cfg.embryonic_timeout_s = (uint32_t)v;
+			break;
+		case O_CSUM:
+			cfg.checksum = csum_parse_mode(optarg);
+			bad = cfg.checksum < 0;
 			break;
 		case O_ALLF: cfg.flow_records_all = 1; break;
 		case O_NOSTATS: stats = 0; break;

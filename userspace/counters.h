@@ -39,13 +39,27 @@
 	X(FLOW_RST, "flow.closed.rst") \
 	X(FLOW_END_OF_INPUT, "flow.closed.end_of_input") \
 	X(FLOW_EVICT, "flow.evicted.table_full") \
+	X(FLOW_EVICT_EMBRYONIC, "flow.evicted.embryonic") \
+	X(FLOW_EVICT_STATE, "flow.evicted.parser_states_full") \
+	X(FLOW_EMBRYONIC_TIMEOUT, "flow.closed.embryonic_timeout") \
+	X(FLOW_EXPIRE_DEFERRED, "flow.expiry_deferred") \
 	X(FLOW_NO_PAYLOAD_SKIP, "flow.skipped.packet_without_flow") \
+	/* checksums (csum.h) */ \
+	X(CSUM_BAD_IP, "checksum.drop.ipv4") \
+	X(CSUM_BAD_TCP, "checksum.drop.tcp") \
+	X(CSUM_UNVERIFIABLE, "checksum.unverifiable") \
+	X(CSUM_OFFLOAD_HOSTS, "checksum.offload_hosts") \
+	X(CSUM_OFFLOAD_ACCEPTED, "checksum.offload_not_checked") \
+	/* TCP state */ \
+	X(TCP_ACK_BEYOND, "tcp.ack_beyond_sent") \
+	X(TCP_RST_IGNORED, "tcp.rst_out_of_window") \
 	/* reassembly */ \
 	X(RA_SEGMENTS, "reassembly.segments") \
 	X(RA_INORDER, "reassembly.in_order") \
 	X(RA_OOO, "reassembly.out_of_order_buffered") \
 	X(RA_RETRANS, "reassembly.retransmission") \
 	X(RA_OVERLAP, "reassembly.overlap_trimmed") \
+	X(RA_OVERLAP_CONFLICT, "reassembly.overlap_conflict") \
 	X(RA_GAP, "reassembly.gap") \
 	X(RA_GAP_BYTES, "reassembly.gap_bytes") \
 	X(RA_FLOW_CAP, "reassembly.drop.flow_ooo_cap") \
@@ -60,7 +74,7 @@
 	X(DET_SOCKS_CONTENT, "detect.socks.by_content") \
 	X(DET_NONE, "detect.unknown") \
 	X(DET_REVERSED, "detect.reversed_roles") \
-	X(DET_REVERSE_PREAMBLE, "detect.reversed_roles.preamble_bytes") \
+	X(DET_REVERSE_PREAMBLE, "detect.reversed_preamble_bytes") \
 	X(DET_STATE_CAP, "detect.drop.parser_state_cap") \
 	X(TUNNEL_OPEN, "tunnel.opened") \
 	X(TUNNEL_DEPTH_CAP, "tunnel.drop.nesting_too_deep") \

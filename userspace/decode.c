@@ -76,6 +76,7 @@ static int decode_tcp(const uint8_t *b, uint32_t cap, uint32_t decl,
 	out->tcp_flags = b[13];
 	out->win = be16(b + 14);
 	out->payload = b + doff;
+	out->l4_len = (uint16_t)doff;
 	out->payload_len = cap - doff;
 	out->payload_missing = decl - cap;
 	ctr_inc(ctr, CTR_PKT_TCP);
@@ -116,6 +117,8 @@ static int decode_ipv4(const uint8_t *b, uint32_t cap, uint32_t uncaptured,
 		return fail(ctr, CTR_PKT_IPV4_FRAG, -ENOTSUP);
 
 	out->family = 4;
+	out->l3 = b;
+	out->l3_len = (uint16_t)ihl;
 	memcpy(out->src, b + 12, 4);
 	memcpy(out->dst, b + 16, 4);
 	return decode_tcp(b + ihl, min_u32(cap, decl) - ihl, decl - ihl, out,
@@ -202,6 +205,8 @@ static int decode_ipv6(const uint8_t *b, uint32_t cap, uint32_t uncaptured,
 	}
 
 	out->family = 6;
+	out->l3 = b;
+	out->l3_len = (uint16_t)off;
 	memcpy(out->src, b + 8, 16);
 	memcpy(out->dst, b + 24, 16);
 	return decode_tcp(b + off, cap - off, decl - off, out, ctr);

@@ -168,7 +168,9 @@ static void *worker_main(void *arg)
 		atomic_store_explicit(&w->current, m->p.index,
 				      memory_order_release);
 		if (m->kind == MSG_PKT) {
-			m->p.payload = (const uint8_t *)(m + 1);
+			const uint8_t *b = (const uint8_t *)(m + 1);
+			m->p.l3 = m->p.l3_len ? b : NULL;
+			m->p.payload = b + m->p.l3_len + m->p.l4_len;
 			engine_packet(w->e, &m->p);
 		} else if (m->kind == MSG_TICK) {
 			engine_tick(w->e, m->p.ts_us, m->p.index);
@@ -330,7 +332,10 @@ fail:
 static void send_msg(struct dispatch *d, struct worker *w, uint32_t kind,
 		     const struct pkt *p)
 {
-	size_t plen = kind == MSG_PKT ? p->payload_len : 0;
+	/* the IP and TCP headers travel with the payload (they are
+	 * contiguous in the frame): the worker checks checksums */
+	size_t hlen = kind == MSG_PKT && p->l3 ? p->l3_len + p->l4_len : 0;
+	size_t plen = kind == MSG_PKT ? hlen + p->payload_len : 0;
 	struct msg *m;
 	unsigned spins = 0;
 
@@ -341,8 +346,11 @@ static void send_msg(struct dispatch *d, struct worker *w, uint32_t kind,
 	m->kind = kind;
 	m->p = *p;
 	m->p.payload = NULL;
+	m->p.l3 = NULL;
+	if (!hlen)
+		m->p.l3_len = m->p.l4_len = 0;
 	if (plen)
-		memcpy(m + 1, p->payload, plen);
+		memcpy(m + 1, hlen ? p->l3 : p->payload, plen);
 	w->dispatched = p->index;
 	ring_commit(&w->in);
 	atomic_store_explicit(&w->dispatched_pub, p->index,

@@ -24,8 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "community_id.h"
+#include "csum.h"
 #include "eve.h"
 #include "flow.h"
 #include "json.h"
@@ -34,6 +37,9 @@
 #include "rule_bind.h"
 
 #define TUNNEL_MAX_DEPTH 2
+/* idle flows closed per packet / per tick at most (see expire()) */
+#define EXPIRE_PER_PACKET 8
+#define EXPIRE_PER_TICK 4096
 #define RECORD_BUF (512 * 1024)
 
 const char *const engine_close_reason_name[] = {
@@ -67,6 +73,7 @@ void engine_config_default(struct engine_config *c)
 	c->reasm_mem = 64u << 20;
 	c->reasm_dir_cap = 256u << 10;
 	c->flow_timeout_s = 600;
+	c->embryonic_timeout_s = 30;
 	c->detect_bytes = DET_BYTES;
 }
 
@@ -226,6 +233,28 @@ static void sink_event(void *ctx, enum proto_event type, const void *obj,
 	engine_record_end(e);
 }
 
+/* what the TCP layer saw that an attacker on the wire may have sent */
+static const char *const tcp_anom_names[] = {
+	"overlap_conflict", "ack_beyond_sent", "rst_out_of_window",
+	"bad_checksum",
+};
+
+static void write_tcp_anomalies(struct engine *e, const struct eflow *f)
+{
+	uint8_t ra = f->rd[0].anomalies | f->rd[1].anomalies;
+	uint32_t bits = 0;
+
+	if (ra & REASM_ANOM_OVERLAP_CONFLICT)
+		bits |= 1;
+	if (ra & REASM_ANOM_ACK_BEYOND)
+		bits |= 2;
+	if (f->tcp_anom & TCP_ANOM_RST_IGNORED)
+		bits |= 4;
+	if (f->tcp_anom & TCP_ANOM_BAD_CHECKSUM)
+		bits |= 8;
+	json_flags(&e->j, "anomalies", bits, tcp_anom_names, 4);
+}
+
 static void flow_record(struct engine *e, struct eflow *f,
 			enum close_reason why)
 {
@@ -279,6 +308,7 @@ static void flow_record(struct engine *e, struct eflow *f,
 	json_bool(&e->j, "synack", f->synack);
 	json_bool(&e->j, "fin", f->fin[0] || f->fin[1]);
 	json_bool(&e->j, "rst", f->rst);
+	write_tcp_anomalies(e, f);
 	json_obj_close(&e->j);
 	engine_record_end(e);
 }
@@ -286,6 +316,7 @@ static void flow_record(struct engine *e, struct eflow *f,
 /* ------------------------------------------------------------------ */
 /* application contexts */
 
+static void *state_get(struct engine *e, struct pool *pool, struct eflow *f);
 static void app_feed(struct app_ctx *a, int dir, const uint8_t *d, size_t n,
 		     uint64_t ts);
 static void app_gap(struct app_ctx *a, int dir, size_t n, uint64_t ts);
@@ -308,11 +339,9 @@ static void sink_tunnel_open(void *ctx, const struct tunnel_info *ti,
 		ctr_inc(&e->ctr, CTR_TUNNEL_DEPTH_CAP);
 		return;
 	}
-	t = pool_get(&e->tunnel_pool);
-	if (!t) {
-		ctr_inc(&e->ctr, CTR_DET_STATE_CAP);
+	t = state_get(e, &e->tunnel_pool, a->flow);
+	if (!t)
 		return;
-	}
 	t->ti = *ti;
 	t->ti.target_host[TUNNEL_HOST_MAX - 1] = '\0';
 	t->app.tun = &t->ti;
@@ -372,9 +401,8 @@ static void app_start(struct app_ctx *a, enum app_proto p, int implicit_tls,
 		a->app = APP_NONE;
 		return;
 	}
-	a->state = pool_get(&e->parser_pool);
+	a->state = state_get(e, &e->parser_pool, a->flow);
 	if (!a->state) {
-		ctr_inc(&e->ctr, CTR_DET_STATE_CAP);
 		a->app = APP_NONE;
 		return;
 	}
@@ -388,6 +416,16 @@ static void app_start(struct app_ctx *a, enum app_proto p, int implicit_tls,
 	a->sink.tunnel_gap = sink_tunnel_gap;
 	a->flow->ever_app = 1;
 	ops->init(a->state, &a->sink, &e->ctr, &pi);
+}
+
+/* The port's parser, started on the flow's first payload byte (or gap):
+ * a SYN holds no parser state, so a SYN flood cannot exhaust the pool. */
+static void app_start_by_port(struct app_ctx *a)
+{
+	enum app_proto p = a->port_app;
+
+	a->port_app = APP_UNKNOWN;
+	app_start(a, p, a->port_tls, 0);
 }
 
 /* Run the probes over what detection has buffered. final: no more bytes
@@ -469,14 +507,17 @@ static void app_feed(struct app_ctx *a, int dir, const uint8_t *d, size_t n,
 
 	if (a->app == APP_NONE || !n)
 		return;
+	if (a->app == APP_UNKNOWN && a->port_app != APP_UNKNOWN)
+		app_start_by_port(a);
+	if (a->app == APP_NONE)
+		return;
 	if (a->app != APP_UNKNOWN) {
 		a->ops->feed(a->state, dir ^ a->reversed, d, n, ts);
 		return;
 	}
 	if (!a->det) {
-		a->det = pool_get(&a->e->det_pool);
+		a->det = state_get(a->e, &a->e->det_pool, a->flow);
 		if (!a->det) {
-			ctr_inc(&a->e->ctr, CTR_DET_STATE_CAP);
 			a->app = APP_NONE;
 			return;
 		}
@@ -510,6 +551,8 @@ static void app_feed(struct app_ctx *a, int dir, const uint8_t *d, size_t n,
 
 static void app_gap(struct app_ctx *a, int dir, size_t n, uint64_t ts)
 {
+	if (a->app == APP_UNKNOWN && a->port_app != APP_UNKNOWN)
+		app_start_by_port(a);
 	if (a->app == APP_UNKNOWN && a->det) {
 		/* decide with what we have: a gap cannot be replayed */
 		detect_conclude(a, detect_decide(a, a->det, 1), ts);
@@ -595,20 +638,74 @@ static void flow_close(struct engine *e, struct eflow *f,
 	flow_remove(&e->flows, &f->link);
 }
 
-static void expire(struct engine *e, uint64_t now)
+/* Close idle flows, each list with its own timeout, at most `budget`
+ * of them (amortised: a packet never pays for thousands of flows that
+ * went idle at once; the rest go on the next packets or ticks, and a full
+ * table evicts the coldest anyway). Returns how many were closed. */
+static unsigned expire(struct engine *e, uint64_t now, unsigned budget)
 {
-	uint64_t to = (uint64_t)e->cfg.flow_timeout_s * 1000000;
-	struct flow_link *l;
+	unsigned closed = 0;
 
-	/* the LRU order is exact to FLOW_LRU_GRAIN_US: look that far past
-	 * the first flow still active */
-	l = flow_coldest(&e->flows);
-	while (l && now > l->lru_ts + to) {
-		struct flow_link *next = flow_warmer(&e->flows, l);
-		if (now > l->last_ts + to)
-			flow_close(e, (struct eflow *)l, CLOSE_TIMEOUT);
-		l = next;
+	for (int list = 0; list < FLOW_LISTS; list++) {
+		uint64_t to = (uint64_t)(list == FL_EMBRYONIC ?
+					 e->cfg.embryonic_timeout_s :
+					 e->cfg.flow_timeout_s) * 1000000;
+		struct flow_link *l = flow_coldest_in(&e->flows, list);
+
+		/* the LRU order is exact to FLOW_LRU_GRAIN_US: look that far
+		 * past the first flow still active */
+		while (l && now > l->lru_ts + to && closed < budget) {
+			struct flow_link *next = flow_warmer(&e->flows, l);
+			if (now > l->last_ts + to) {
+				if (list == FL_EMBRYONIC)
+					ctr_inc(&e->ctr, CTR_FLOW_EMBRYONIC_TIMEOUT);
+				flow_close(e, (struct eflow *)l, CLOSE_TIMEOUT);
+				closed++;
+			}
+			l = next;
+		}
 	}
+	if (closed == budget)
+		ctr_inc(&e->ctr, CTR_FLOW_EXPIRE_DEFERRED);
+	return closed;
+}
+
+/* A state from pool (parser, detection, tunnel) for flow f. Full pool:
+ * the least recently active parsed flow (never f, never the packet's own
+ * flow) is closed (records written, reason "evicted", counted) so the
+ * newest session is still parsed; a flood of idle sessions cannot blind
+ * the sensor to the next one. NULL (counted) when nothing can be evicted. */
+static void *state_get(struct engine *e, struct pool *pool, struct eflow *f)
+{
+	void *o = pool_get(pool);
+
+	for (int tries = 0; !o && !e->evicting && tries < 8; tries++) {
+		struct flow_link *l = flow_coldest_in(&e->flows, FL_PARSED);
+
+		while (l && (l == &f->link ||
+			     (e->pkt_flow && l == &e->pkt_flow->link)))
+			l = flow_warmer(&e->flows, l);
+		if (!l)
+			break;
+		e->evicting = 1;
+		ctr_inc(&e->ctr, CTR_FLOW_EVICT_STATE);
+		flow_close(e, (struct eflow *)l, CLOSE_EVICT);
+		e->evicting = 0;
+		o = pool_get(pool);
+	}
+	if (!o)
+		ctr_inc(&e->ctr, CTR_DET_STATE_CAP);
+	return o;
+}
+
+/* the list a flow belongs on now */
+static void flow_relist(struct engine *e, struct eflow *f)
+{
+	int l = !f->payload_seen ? FL_EMBRYONIC :
+		f->app.app == APP_NONE || f->bypassed ? FL_PLAIN : FL_PARSED;
+
+	if (l != f->link.list)
+		flow_set_list(&e->flows, &f->link, l);
 }
 
 /* Which endpoint of the key is the client, for a flow seen first with
@@ -659,7 +756,14 @@ static struct eflow *flow_create(struct engine *e, const struct pkt *p,
 
 	l = flow_insert(&e->flows, k, hash, p->ts_us);
 	if (!l) {
-		struct flow_link *old = flow_coldest(&e->flows);
+		/* full: an embryonic flow (no payload yet: a SYN flood's)
+		 * goes first, else the least recently active of all */
+		struct flow_link *old = flow_coldest_in(&e->flows,
+							FL_EMBRYONIC);
+		if (old)
+			ctr_inc(&e->ctr, CTR_FLOW_EVICT_EMBRYONIC);
+		else
+			old = flow_coldest(&e->flows);
 		if (old)
 			flow_close(e, (struct eflow *)old, CLOSE_EVICT);
 		l = flow_insert(&e->flows, k, hash, p->ts_us);
@@ -668,7 +772,7 @@ static struct eflow *flow_create(struct engine *e, const struct pkt *p,
 	}
 	f = (struct eflow *)l;
 	f->first_ts = p->ts_us;
-	f->flow_id = make_flow_id(k, hash, p->ts_us);
+	f->flow_id = make_flow_id(k, flow_key_hash_stable(k), p->ts_us);
 	f->cli = (uint8_t)pick_client(e, p, sender, &mid);
 	f->midstream = (uint8_t)mid;
 	ctr_inc(&e->ctr, CTR_FLOW_NEW);
@@ -678,10 +782,109 @@ static struct eflow *flow_create(struct engine *e, const struct pkt *p,
 	f->app.e = e;
 	f->app.server_port = k->port[!f->cli];
 	f->app.app = APP_UNKNOWN;
-	enum app_proto ap = app_by_port(&e->cfg, f->app.server_port, &tls);
-	if (ap != APP_UNKNOWN)
-		app_start(&f->app, ap, tls, 0);
+	f->app.port_app = app_by_port(&e->cfg, f->app.server_port, &tls);
+	f->app.port_tls = (uint8_t)tls;
 	return f;
+}
+
+/* Would the receiver take this RST? RFC 5961 3.2: only when its sequence
+ * number is exactly the next one expected (RCV.NXT); anything else in the
+ * window earns a challenge ACK and changes nothing (RFC 793 stacks took
+ * any in-window RST, which let blind attackers reset connections). The
+ * receiver's RCV.NXT is not known exactly: it lies between the sender's
+ * bytes we delivered in order and the highest we saw, so a RST in that
+ * range is believed. No state for the sender's side yet (a RST answering
+ * a SYN, a flow picked up mid-stream): believed. */
+static int rst_acceptable(const struct eflow *f, int dir,
+			  const struct pkt *p)
+{
+	const struct reasm_dir *rd = &f->rd[dir];
+
+	if (!rd->init || f->app.app == APP_NONE)
+		return 1;
+	return (int32_t)(p->seq - rd->next_seq) >= 0 &&
+	       (int32_t)(p->seq - rd->hi_seq) <= 0;
+}
+
+/* the offload table's slot of a source address */
+static struct csum_src *csum_slot(struct engine *e, const struct pkt *p)
+{
+	uint64_t a, b;
+
+	memcpy(&a, p->src, 8);
+	memcpy(&b, p->src + 8, 8);
+	a = (a ^ e->csum_key) * 0x9e3779b97f4a7c15ULL;
+	a ^= (b ^ (e->csum_key >> 7)) * 0xc2b2ae3d27d4eb4fULL;
+	return &e->csum_src[(a >> 58) & (CSUM_SOURCES - 1)];
+}
+
+static void csum_offload_note(struct engine *e, const struct pkt *p)
+{
+	static _Atomic int said;
+	char buf[64] = "?";
+
+	ctr_inc(&e->ctr, CTR_CSUM_OFFLOAD_HOSTS);
+	if (atomic_exchange(&said, 1))
+		return;
+	inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->src, buf,
+		  sizeof(buf));
+	fprintf(stderr, "relaywatch: every packet from %s carries a wrong TCP "
+		"checksum: captured on the sending host with checksum "
+		"offload; its checksums are no longer checked "
+		"(--checksum on checks them all)\n", buf);
+}
+
+/* Checksum policy (csum.h). 1: process the packet; 0: the receiver would
+ * drop it (counted). */
+static int csum_accept(struct engine *e, const struct pkt *p)
+{
+	enum csum_result r;
+	struct csum_src *src = NULL;
+	int evidence = 0;
+
+	if (e->cfg.checksum == CSUM_OFF)
+		return 1;
+	r = csum_check_pkt(p);
+	if (r == CSUM_UNKNOWN) {
+		ctr_inc(&e->ctr, CTR_CSUM_UNVERIFIABLE);
+		return 1;
+	}
+	if (e->cfg.checksum == CSUM_AUTO) {
+		evidence = p->payload_len || (p->tcp_flags & TCP_SYN);
+		src = csum_slot(e, p);
+		if (src->family != p->family ||
+		    memcmp(src->addr, p->src, 16)) {
+			/* a detected offload host keeps its slot; others
+			 * are replaced (a good source that loses its slot
+			 * is verified again by its next good packet) */
+			if (src->offloaded)
+				src = NULL;
+			else {
+				memset(src, 0, sizeof(*src));
+				src->family = p->family;
+				memcpy(src->addr, p->src, 16);
+			}
+		}
+	}
+	if (r == CSUM_GOOD) {
+		if (src && evidence) {
+			src->good = 1;
+			src->offloaded = 0;
+		}
+		return 1;
+	}
+	if (src && src->offloaded) {
+		ctr_inc(&e->ctr, CTR_CSUM_OFFLOAD_ACCEPTED);
+		return 1;
+	}
+	if (src && evidence && !src->good && ++src->bad >= CSUM_OFFLOAD_MIN) {
+		src->offloaded = 1;
+		csum_offload_note(e, p);
+		ctr_inc(&e->ctr, CTR_CSUM_OFFLOAD_ACCEPTED);
+		return 1;
+	}
+	ctr_inc(&e->ctr, r == CSUM_BAD_IP ? CTR_CSUM_BAD_IP : CTR_CSUM_BAD_TCP);
+	return 0;
 }
 
 enum verdict engine_packet(struct engine *e, const struct pkt *p)
@@ -696,7 +899,7 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 	e->cur_index = p->index;
 	e->pkt_flow = NULL;
 	e->pkt_verdict = VERDICT_ACCEPT;
-	expire(e, p->ts_us);
+	expire(e, p->ts_us, EXPIRE_PER_PACKET);
 	flow_key_from_pkt(p, &k, &sender);
 	hash = flow_key_hash(&k);
 	f = (struct eflow *)flow_lookup(&e->flows, &k, hash);
@@ -710,17 +913,31 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 			ctr_inc(&e->ctr, CTR_FLOW_NO_PAYLOAD_SKIP);
 			return VERDICT_ACCEPT;
 		}
+		if (!csum_accept(e, p))
+			return VERDICT_ACCEPT;
 		f = flow_create(e, p, &k, hash, sender);
 		if (!f)
 			return VERDICT_ACCEPT;
 		e->pkt_flow = f;
 		engine_fact_flow(e, f, TRIG_FLOW_START, NULL);
 	}
+	else if (f->app.app != APP_NONE && !f->bypassed && !csum_accept(e, p)) {
+		f->tcp_anom |= TCP_ANOM_BAD_CHECKSUM;
+		return VERDICT_ACCEPT;   /* the receiver drops it: so do we */
+	}
+	dir = sender == f->cli ? DIR_TO_SERVER : DIR_TO_CLIENT;
+	if ((p->tcp_flags & TCP_RST) && !rst_acceptable(f, dir, p)) {
+		/* the receiver ignores it (RFC 5961 3.2): so do we */
+		ctr_inc(&e->ctr, CTR_TCP_RST_IGNORED);
+		f->tcp_anom |= TCP_ANOM_RST_IGNORED;
+		return VERDICT_ACCEPT;
+	}
 	e->pkt_flow = f;
 	flow_touch(&e->flows, &f->link, p->ts_us);
-	dir = sender == f->cli ? DIR_TO_SERVER : DIR_TO_CLIENT;
 	f->pkts[dir]++;
 	f->bytes[dir] += p->wire_len;
+	if (p->payload_len + p->payload_missing)
+		f->payload_seen = 1;
 
 	if (p->tcp_flags & TCP_SYN) {
 		if (!(p->tcp_flags & TCP_ACK) && dir == DIR_TO_SERVER) {
@@ -735,7 +952,7 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 	}
 	ro = (struct reasm_out){ f, ra_data, ra_gap };
 	enum app_proto before = f->app.app;
-	if (f->app.app != APP_NONE) {
+	if (f->app.app != APP_NONE && !(p->tcp_flags & TCP_RST)) {
 		reasm_segment(&e->ra, &f->rd[dir], dir, p->seq, p->payload,
 			      p->payload_len, p->payload_missing,
 			      p->tcp_flags & TCP_FIN, p->ts_us, &ro);
@@ -769,6 +986,8 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 		flow_close(e, f, CLOSE_RST);
 	} else if (f->fin[0] && f->fin[1]) {
 		flow_close(e, f, CLOSE_FIN);
+	} else {
+		flow_relist(e, f);
 	}
 	e->pkt_flow = NULL;
 	return e->pkt_verdict;
@@ -779,7 +998,7 @@ void engine_tick(struct engine *e, uint64_t now, uint64_t index)
 	if (now > e->now)
 		e->now = now;
 	e->cur_index = index;
-	expire(e, e->now);
+	expire(e, e->now, EXPIRE_PER_TICK);
 }
 
 void engine_finish(struct engine *e, uint64_t index)
@@ -823,6 +1042,8 @@ struct engine *engine_new(const struct engine_config *cfg,
 	/* parsers' init() clears their own state (only state_size bytes of
 	 * the largest parser's slot); detection clears its header below */
 	e->parser_pool.no_zero = 1;
+	e->csum_key = (uint64_t)(uintptr_t)e * 0x9e3779b97f4a7c15ULL ^
+		      (uint64_t)time(NULL);
 	e->det_pool.no_zero = 1;
 	json_init(&e->j, e->jbuf, RECORD_BUF);
 	atomic_init(&e->rs_pub, NULL);
@@ -864,7 +1085,6 @@ void engine_mem(struct engine *e, struct engine_mem *m)
 	m->parser_state_bytes = e->parser_state_size;
 	m->parsers_peak = e->parser_pool.peak;
 	m->reasm_bytes_peak = e->reasm_peak;
-	for (struct flow_link *l = flow_coldest(&e->flows); l;
-	     l = flow_warmer(&e->flows, l))
-		m->flows_active++;
+	for (int l = 0; l < FLOW_LISTS; l++)
+		m->flows_active += e->flows.n_list[l];
 }

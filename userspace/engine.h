@@ -42,8 +42,11 @@ struct engine_config {
 	size_t reasm_mem;          /* out-of-order buffer bytes per worker */
 	uint32_t reasm_dir_cap;    /* out-of-order bytes per direction */
 	uint32_t flow_timeout_s;   /* idle timeout */
+	uint32_t embryonic_timeout_s; /* idle timeout of a flow that carried
+	                            * no payload yet (SYN, handshake only) */
 	uint32_t detect_bytes;     /* content detection gives up after this
 	                            * many bytes in one direction */
+	int checksum;              /* enum csum_mode (csum.h): auto by default */
 	int flow_records_all;      /* flow records for every flow, not only
 	                            * those with a parsed protocol */
 	uint16_t community_seed;

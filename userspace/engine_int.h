@@ -45,6 +45,9 @@ struct app_ctx {
 	uint16_t server_port;
 	uint8_t depth;
 	uint8_t reversed;       /* the parser gets dir ^ 1 (PROBE_YES_REVERSED) */
+	uint8_t port_tls;       /* port_app is implicit TLS (SMTPS) */
+	enum app_proto port_app;/* the server port's parser, not started yet
+	                         * (APP_UNKNOWN: none, or started) */
 };
 
 struct tunnel_ctx {
@@ -57,6 +60,32 @@ enum close_reason {
 };
 
 extern const char *const engine_close_reason_name[];
+
+/* the flow table's LRU lists (flow.h): each has its own idle timeout and
+ * eviction priority */
+enum {
+	FL_EMBRYONIC = 0,  /* no payload yet (SYN, handshake): short timeout,
+	                    * evicted first when the table is full */
+	FL_PARSED,         /* a parser or detection state is held: evicted
+	                    * (least recently active) when states run out */
+	FL_PLAIN,          /* nothing parsed any more (bypassed, none) */
+};
+
+enum {
+	TCP_ANOM_RST_IGNORED = 1,   /* a RST the receiver would ignore */
+	TCP_ANOM_BAD_CHECKSUM = 2,  /* a segment with a wrong checksum */
+};
+
+/* the checksum-offload table (csum.h): one slot per source address */
+#define CSUM_SOURCES 64
+#define CSUM_OFFLOAD_MIN 8
+struct csum_src {
+	uint8_t addr[16];
+	uint8_t family;
+	uint8_t good;        /* a good checksum seen on an evidence packet */
+	uint8_t offloaded;
+	uint8_t bad;         /* bad evidence packets, up to CSUM_OFFLOAD_MIN */
+};
 
 struct eflow {
 	struct flow_link link;          /* must stay first */
@@ -72,6 +101,8 @@ struct eflow {
 	uint8_t rst;
 	uint8_t bypassed;
 	uint8_t ever_app;               /* a parser ran on this flow */
+	uint8_t payload_seen;           /* not embryonic any more */
+	uint8_t tcp_anom;               /* TCP_ANOM_* */
 	char community_id[40];
 	struct rule_flow rf;            /* pass flag */
 };
@@ -105,6 +136,9 @@ struct engine {
 	uint64_t rs_cur_gen;
 	struct fact_ctx fact;
 	struct eflow *pkt_flow;         /* flow of the packet being processed */
+	uint8_t evicting;               /* state_get() is closing a flow */
+	struct csum_src csum_src[CSUM_SOURCES];
+	uint64_t csum_key;
 	enum verdict pkt_verdict;
 	/* rules: the publisher's side (engine_set_ruleset) */
 	_Atomic(struct ruleset *) rs_pub;   /* holds the publisher's ref */

@@ -4,6 +4,34 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+/* per-word keys of flow_key_hash(), from flow_seed */
+static uint64_t flow_keys[8];
+
+void flow_hash_set_seed(uint64_t seed)
+{
+	for (size_t i = 0; i < sizeof(flow_keys) / sizeof(flow_keys[0]); i++) {
+		uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (i + 1);
+		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+		flow_keys[i] = z ^ (z >> 31);
+	}
+}
+
+/* Seeded before main(): every hash of the process (the dispatcher's
+ * worker choice and each worker's table) uses the same key. */
+__attribute__((constructor)) static void flow_hash_seed_random(void)
+{
+	uint64_t s;
+
+	if (getrandom(&s, sizeof(s), GRND_NONBLOCK) != (ssize_t)sizeof(s))
+		s = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^
+		    (uint64_t)(uintptr_t)&s;
+	flow_hash_set_seed(s);
+}
 
 static int ep_cmp(const uint8_t *a, uint16_t pa, const uint8_t *b,
 		  uint16_t pb)
@@ -31,11 +59,13 @@ void flow_key_from_pkt(const struct pkt *p, struct flow_key *k, int *swapped)
 	*swapped = sw;
 }
 
-/* Each 64-bit word of the key times its own odd constant, summed, then
- * one splitmix64 finalizer. The products are independent (the CPU runs
- * them in parallel); a serial mix per word cost twice as much on the
- * per-packet path. */
-uint32_t flow_key_hash(const struct flow_key *k)
+/* Each 64-bit word of the key, xored with its secret key word, times its
+ * own odd constant, summed, then one splitmix64 finalizer. The products
+ * are independent (the CPU runs them in parallel); a serial mix per word
+ * cost twice as much on the per-packet path. The key words enter before
+ * the multiplications, so which inputs collide depends on the key (a
+ * key added after the sum would not change which tuples collide). */
+static uint32_t key_hash(const struct flow_key *k, const uint64_t *key)
 {
 	static const uint64_t mul[] = {
 		0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL,
@@ -49,12 +79,27 @@ uint32_t flow_key_hash(const struct flow_key *k)
 	_Static_assert(sizeof(struct flow_key) <= sizeof(w),
 		       "flow_key grew: add hash constants");
 	memcpy(w, k, sizeof(*k));
-	for (size_t i = 0; i < sizeof(w) / 8; i++)
-		h += (w[i] ^ (w[i] >> 29)) * mul[i];
+	for (size_t i = 0; i < sizeof(w) / 8; i++) {
+		uint64_t x = w[i] ^ key[i];
+		h += (x ^ (x >> 29)) * mul[i];
+	}
+	h ^= key[7];
 	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
 	h ^= h >> 31;
 	return (uint32_t)(h ^ (h >> 32));
+}
+
+uint32_t flow_key_hash(const struct flow_key *k)
+{
+	return key_hash(k, flow_keys);
+}
+
+uint32_t flow_key_hash_stable(const struct flow_key *k)
+{
+	static const uint64_t zero[8];
+
+	return key_hash(k, zero);
 }
 
 uint32_t flow_hash_pkt(const struct pkt *p)
@@ -91,7 +136,8 @@ int flow_table_init(struct flow_table *t, uint32_t max, size_t entry_size)
 	/* free list threaded through hnext, built lazily: indices >= used
 	 * that were never handed out are implicitly free */
 	t->free_head = FLOW_NONE;
-	t->lru_head = t->lru_tail = FLOW_NONE;
+	for (int l = 0; l < FLOW_LISTS; l++)
+		t->lru_head[l] = t->lru_tail[l] = FLOW_NONE;
 	return 0;
 }
 
@@ -123,27 +169,42 @@ struct flow_link *flow_lookup(struct flow_table *t, const struct flow_key *k,
 
 static void lru_unlink(struct flow_table *t, struct flow_link *f)
 {
+	int l = f->list;
+
 	if (f->lru_prev != FLOW_NONE)
 		flow_at(t, f->lru_prev)->lru_next = f->lru_next;
 	else
-		t->lru_head = f->lru_next;
+		t->lru_head[l] = f->lru_next;
 	if (f->lru_next != FLOW_NONE)
 		flow_at(t, f->lru_next)->lru_prev = f->lru_prev;
 	else
-		t->lru_tail = f->lru_prev;
+		t->lru_tail[l] = f->lru_prev;
+	t->n_list[l]--;
 }
 
 static void lru_push_head(struct flow_table *t, struct flow_link *f)
 {
 	uint32_t i = idx_of(t, f);
+	int l = f->list;
 
+	f->lru_seq = ++t->seq;
 	f->lru_prev = FLOW_NONE;
-	f->lru_next = t->lru_head;
-	if (t->lru_head != FLOW_NONE)
-		flow_at(t, t->lru_head)->lru_prev = i;
-	t->lru_head = i;
-	if (t->lru_tail == FLOW_NONE)
-		t->lru_tail = i;
+	f->lru_next = t->lru_head[l];
+	if (t->lru_head[l] != FLOW_NONE)
+		flow_at(t, t->lru_head[l])->lru_prev = i;
+	t->lru_head[l] = i;
+	if (t->lru_tail[l] == FLOW_NONE)
+		t->lru_tail[l] = i;
+	t->n_list[l]++;
+}
+
+void flow_set_list(struct flow_table *t, struct flow_link *f, int list)
+{
+	if (f->list == list)
+		return;
+	lru_unlink(t, f);
+	f->list = (uint8_t)list;
+	lru_push_head(t, f);
 }
 
 struct flow_link *flow_insert(struct flow_table *t, const struct flow_key *k,
@@ -201,16 +262,33 @@ void flow_touch(struct flow_table *t, struct flow_link *f, uint64_t ts)
 	 * once per FLOW_LRU_GRAIN_US of packet time. The order is then exact
 	 * to that grain, which is all the idle timeout and the eviction
 	 * policy need. */
-	if (ts - f->lru_ts < FLOW_LRU_GRAIN_US || t->lru_head == idx_of(t, f))
+	if (ts - f->lru_ts < FLOW_LRU_GRAIN_US ||
+	    t->lru_head[f->list] == idx_of(t, f))
 		return;
 	f->lru_ts = ts;
 	lru_unlink(t, f);
 	lru_push_head(t, f);
 }
 
+struct flow_link *flow_coldest_in(struct flow_table *t, int list)
+{
+	uint32_t i = t->lru_tail[list];
+
+	return i == FLOW_NONE ? NULL : flow_at(t, i);
+}
+
+/* seq wraps after 2^32 moves: compared as a signed difference, which is
+ * right while the lists' tails are less than 2^31 moves apart */
 struct flow_link *flow_coldest(struct flow_table *t)
 {
-	return t->lru_tail == FLOW_NONE ? NULL : flow_at(t, t->lru_tail);
+	struct flow_link *best = NULL;
+
+	for (int l = 0; l < FLOW_LISTS; l++) {
+		struct flow_link *f = flow_coldest_in(t, l);
+		if (f && (!best || (int32_t)(f->lru_seq - best->lru_seq) < 0))
+			best = f;
+	}
+	return best;
 }
 
 struct flow_link *flow_warmer(struct flow_table *t, struct flow_link *f)

@@ -9,8 +9,19 @@
  * is closed (its records are written, reason "evicted") and counted
  * (flow.evicted.table_full).
  *
+ * There are FLOW_LISTS LRU lists: each entry is on exactly one (the engine
+ * keeps embryonic, parsed and plain flows apart, each with its own idle
+ * timeout and eviction priority). A global push counter orders entries
+ * across lists, so flow_coldest() is the least recently active of all.
+ *
  * flow_hash_pkt() is symmetric: the dispatcher uses it to send both
- * directions of a conversation to the same worker.
+ * directions of a conversation to the same worker. flow_key_hash() is
+ * keyed with a random per-process seed (flow_hash_set_seed() to fix it):
+ * nobody can precompute 5-tuples that collide into one bucket or one
+ * worker. It is a fast keyed mix, not a cryptographic MAC: the bucket
+ * index is never visible to the sender. flow_key_hash_stable() is the
+ * unkeyed variant for identifiers that must not change between runs
+ * (flow_id).
  */
 #ifndef RW_FLOW_H
 #define RW_FLOW_H
@@ -30,6 +41,7 @@ struct flow_key {
 
 #define FLOW_NONE UINT32_MAX
 #define FLOW_LRU_GRAIN_US 1000000ull
+#define FLOW_LISTS 3
 
 /* Link part of a flow, owned by the table; the engine embeds it first in
  * its own per-flow struct (see engine.c). */
@@ -40,7 +52,9 @@ struct flow_link {
 	uint32_t lru_prev, lru_next;
 	uint64_t last_ts;
 	uint64_t lru_ts;        /* when last moved to the hot end */
+	uint32_t lru_seq;       /* global order of moves to a hot end */
 	uint8_t in_use;
+	uint8_t list;           /* which LRU list (0..FLOW_LISTS-1) */
 };
 
 struct flow_table {
@@ -50,7 +64,9 @@ struct flow_table {
 	uint32_t *buckets;
 	uint32_t nbuckets_mask;
 	uint32_t free_head;
-	uint32_t lru_head, lru_tail; /* head = most recent */
+	uint32_t lru_head[FLOW_LISTS], lru_tail[FLOW_LISTS]; /* head = most recent */
+	uint32_t n_list[FLOW_LISTS];
+	uint32_t seq;
 };
 
 /* Normalize p's addresses into key; *swapped = 1 when p's source is the
@@ -58,7 +74,10 @@ struct flow_table {
 void flow_key_from_pkt(const struct pkt *p, struct flow_key *key,
 		       int *swapped);
 uint32_t flow_key_hash(const struct flow_key *k);
+uint32_t flow_key_hash_stable(const struct flow_key *k);
 uint32_t flow_hash_pkt(const struct pkt *p);
+/* replace the random seed (tests, reproducible runs); before any flow */
+void flow_hash_set_seed(uint64_t seed);
 
 int flow_table_init(struct flow_table *t, uint32_t max, size_t entry_size);
 void flow_table_destroy(struct flow_table *t);
@@ -72,15 +91,20 @@ static inline struct flow_link *flow_at(const struct flow_table *t,
 /* Find the flow for key (hash precomputed); NULL if absent. */
 struct flow_link *flow_lookup(struct flow_table *t, const struct flow_key *k,
 			      uint32_t hash);
-/* Insert a new zeroed entry; NULL when full (caller evicts, then retries). */
+/* Insert a new zeroed entry at the hot end of list 0; NULL when full
+ * (caller evicts, then retries). */
 struct flow_link *flow_insert(struct flow_table *t, const struct flow_key *k,
 			      uint32_t hash, uint64_t ts);
+/* move f to the hot end of another list */
+void flow_set_list(struct flow_table *t, struct flow_link *f, int list);
 void flow_remove(struct flow_table *t, struct flow_link *f);
 /* mark activity: move to the hot end of the LRU */
 void flow_touch(struct flow_table *t, struct flow_link *f, uint64_t ts);
-/* the least recently active flow, or NULL */
+/* the least recently active flow of all lists, or NULL */
 struct flow_link *flow_coldest(struct flow_table *t);
-/* the next flow towards the hot end, or NULL */
+/* the least recently active flow of one list, or NULL */
+struct flow_link *flow_coldest_in(struct flow_table *t, int list);
+/* the next flow towards the hot end of f's list, or NULL */
 struct flow_link *flow_warmer(struct flow_table *t, struct flow_link *f);
 
 #endif

@@ -38,6 +38,13 @@ struct pkt {
 	                          * (snaplen or ring truncation): the engine
 	                          * reports them to the parser as a gap */
 	uint32_t wire_len;       /* original frame length (stats) */
+	const uint8_t *l3;       /* IP header (NULL: not available, as from
+	                          * the eBPF ring): l3, the TCP header at
+	                          * l3 + l3_len and the payload at
+	                          * l3 + l3_len + l4_len are contiguous, so the
+	                          * engine can check checksums (csum.h) */
+	uint16_t l3_len;         /* IP header bytes, IPv6 extensions included */
+	uint16_t l4_len;         /* TCP header bytes, options included */
 	uint64_t index;          /* sequence number of the packet in the run,
 	                          * set by the dispatcher (output ordering) */
 };

@@ -26,7 +26,61 @@ void reasm_ctx_destroy(struct reasm_ctx *rc)
 void reasm_dir_start(struct reasm_dir *rd, uint32_t next_seq)
 {
 	rd->next_seq = next_seq;
+	if (!rd->init || seqdiff(next_seq, rd->hi_seq) > 0)
+		rd->hi_seq = next_seq;
 	rd->init = 1;
+}
+
+/* Fingerprint of a delivered segment: its first 512 bytes and its last 8,
+ * with its length. Bounded cost whatever the size (GSO segments are 64
+ * KB); a retransmission of the same (seq, len) with other bytes in the
+ * part hashed is an overlap conflict. */
+static uint64_t seg_fp(const uint8_t *d, uint32_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
+	uint32_t m = n < 512 ? n : 512, i;
+
+	for (i = 0; i + 8 <= m; i += 8) {
+		memcpy(&w, d + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	for (; i < m; i++)
+		h = (h ^ d[i]) * 0x100000001b3ULL;
+	if (n >= 8) {
+		memcpy(&w, d + n - 8, 8);
+		h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	}
+	return h ^ (h >> 29);
+}
+
+static void conflict(struct reasm_ctx *rc, struct reasm_dir *rd)
+{
+	ctr_inc(rc->ctr, CTR_RA_OVERLAP_CONFLICT);
+	rd->anomalies |= REASM_ANOM_OVERLAP_CONFLICT;
+}
+
+/* [seq, seq+len) of a new copy against the buffered blocks it overlaps */
+static void check_buffered(struct reasm_ctx *rc, struct reasm_dir *rd,
+			   uint32_t seq, const uint8_t *d, uint32_t len)
+{
+	for (struct reasm_seg *s = rd->ooo; s; s = s->next) {
+		int32_t lo, hi;
+
+		if (seqdiff(s->seq, seq + len) >= 0)
+			break;
+		if (seqdiff(s->seq + s->len, seq) <= 0)
+			continue;
+		lo = seqdiff(s->seq, seq) > 0 ? seqdiff(s->seq, seq) : 0;
+		hi = seqdiff(s->seq + s->len, seq) < (int32_t)len ?
+		     seqdiff(s->seq + s->len, seq) : (int32_t)len;
+		if (memcmp(d + lo, s->data + (uint32_t)(seq + (uint32_t)lo -
+							s->seq),
+			   (size_t)(hi - lo))) {
+			conflict(rc, rd);
+			return;
+		}
+	}
 }
 
 static void emit_gap(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
@@ -47,6 +101,9 @@ static void emit_data(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 	if (!n)
 		return;
 	ctr_add(rc->ctr, CTR_RA_BYTES, n);
+	rd->last_seq = rd->next_seq;
+	rd->last_len = n;
+	rd->last_fp = seg_fp(d, n);
 	rd->next_seq += n;
 	out->data(out->arg, dir, d, n, ts);
 }
@@ -61,7 +118,10 @@ static void drain(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 		int32_t skip = seqdiff(rd->next_seq, s->seq);
 
 		rd->ooo = s->next;
+		if (!rd->ooo)
+			rd->ooo_tail = NULL;
 		rd->ooo_bytes -= s->len;
+		rd->ooo_mem -= (uint32_t)sizeof(*s);
 		if ((uint32_t)skip < s->len)
 			emit_data(rc, rd, dir, s->data + skip,
 				  s->len - (uint32_t)skip, ts, out);
@@ -85,14 +145,23 @@ static void skip_hole(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 static int buffer_range(struct reasm_ctx *rc, struct reasm_dir *rd,
 			uint32_t seq, const uint8_t *d, uint32_t len)
 {
-	struct reasm_seg **pp = &rd->ooo;
+	struct reasm_seg **pp = &rd->ooo, *prev = NULL;
+	struct reasm_seg *t = rd->ooo_tail;
 
+	check_buffered(rc, rd, seq, d, len);
+	/* appending after the last block (the common case after a hole):
+	 * no walk */
+	if (t && seqdiff(seq, t->seq + t->len) >= 0) {
+		pp = &t->next;
+		prev = t;
+	}
 	while (len) {
 		struct reasm_seg *cur = *pp;
 		uint32_t take = len;
 
 		/* skip blocks entirely before seq */
 		if (cur && seqdiff(cur->seq + cur->len, seq) <= 0) {
+			prev = cur;
 			pp = &cur->next;
 			continue;
 		}
@@ -105,6 +174,7 @@ static int buffer_range(struct reasm_ctx *rc, struct reasm_dir *rd,
 			seq += cov;
 			d += cov;
 			len -= cov;
+			prev = cur;
 			pp = &cur->next;
 			continue;
 		}
@@ -113,9 +183,23 @@ static int buffer_range(struct reasm_ctx *rc, struct reasm_dir *rd,
 			take = (uint32_t)seqdiff(cur->seq, seq);
 			ctr_inc(rc->ctr, CTR_RA_OVERLAP);
 		}
+		/* they continue the previous block: fill its room first */
+		if (prev && prev->seq + prev->len == seq &&
+		    prev->len < REASM_BLOCK_DATA) {
+			uint32_t k = REASM_BLOCK_DATA - prev->len;
+			if (k > take)
+				k = take;
+			memcpy(prev->data + prev->len, d, k);
+			prev->len += k;
+			rd->ooo_bytes += k;
+			seq += k;
+			d += k;
+			len -= k;
+			continue;
+		}
 		if (take > REASM_BLOCK_DATA)
 			take = REASM_BLOCK_DATA;
-		if (rd->ooo_bytes + take > rc->dir_cap) {
+		if (rd->ooo_mem + sizeof(struct reasm_seg) > rc->dir_cap) {
 			ctr_inc(rc->ctr, CTR_RA_FLOW_CAP);
 			return -1;
 		}
@@ -129,8 +213,12 @@ static int buffer_range(struct reasm_ctx *rc, struct reasm_dir *rd,
 		memcpy(s->data, d, take);
 		s->next = cur;
 		*pp = s;
+		if (!cur)
+			rd->ooo_tail = s;
+		prev = s;
 		pp = &s->next;
 		rd->ooo_bytes += take;
+		rd->ooo_mem += (uint32_t)sizeof(*s);
 		seq += take;
 		d += take;
 		len -= take;
@@ -149,17 +237,27 @@ void reasm_segment(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 	if (fin && !rd->fin) {
 		rd->fin = 1;
 		rd->fin_seq = seq + total;
+		/* the FIN takes a sequence number: a RST after it is at
+		 * fin_seq + 1 */
+		if (rd->init && seqdiff(rd->fin_seq + 1, rd->hi_seq) > 0)
+			rd->hi_seq = rd->fin_seq + 1;
 	}
 	if (!total)
 		return;
 	ctr_inc(rc->ctr, CTR_RA_SEGMENTS);
 	if (!rd->init)
 		reasm_dir_start(rd, seq);
+	if (seqdiff(seq + total, rd->hi_seq) > 0)
+		rd->hi_seq = seq + total;
 	rel = seqdiff(seq, rd->next_seq);
 	if (rel < 0) {
-		uint32_t old = (uint32_t)-rel;
+		uint32_t old = rd->next_seq - seq;  /* no -INT32_MIN */
 		if (old >= total) {
 			ctr_inc(rc->ctr, CTR_RA_RETRANS);
+			/* the same segment again, with other bytes? */
+			if (seq == rd->last_seq && len == rd->last_len &&
+			    !missing && len && seg_fp(d, len) != rd->last_fp)
+				conflict(rc, rd);
 			return;
 		}
 		ctr_inc(rc->ctr, CTR_RA_OVERLAP);
@@ -180,8 +278,10 @@ void reasm_segment(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 		 * the in-order bytes are the same stream position, so deliver
 		 * ours up to the first buffered block, then drain */
 		uint32_t upto = len;
-		if (rd->ooo && seqdiff(rd->ooo->seq, seq) < (int32_t)len)
+		if (rd->ooo && seqdiff(rd->ooo->seq, seq) < (int32_t)len) {
 			upto = (uint32_t)seqdiff(rd->ooo->seq, seq);
+			check_buffered(rc, rd, seq, d, len);
+		}
 		emit_data(rc, rd, dir, d, upto, ts, out);
 		if (upto == len && missing) {
 			uint32_t m = missing;
@@ -223,6 +323,14 @@ void reasm_ack(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 		return;
 	if (rd->fin && seqdiff(ack, rd->fin_seq) > 0)
 		limit = rd->fin_seq;   /* the FIN's sequence number is no data */
+	if (seqdiff(limit, rd->hi_seq) > 0) {
+		/* bytes never sent, as far as the capture knows: believe the
+		 * ACK up to what was seen; a real loss shows again once the
+		 * data after the hole arrives */
+		ctr_inc(rc->ctr, CTR_TCP_ACK_BEYOND);
+		rd->anomalies |= REASM_ANOM_ACK_BEYOND;
+		limit = rd->hi_seq;
+	}
 	ahead = seqdiff(limit, rd->next_seq);
 	if (ahead <= 0 || ahead > (1 << 30))
 		return;
@@ -250,5 +358,7 @@ void reasm_release(struct reasm_ctx *rc, struct reasm_dir *rd)
 		pool_put(&rc->segs, s);
 	}
 	rd->ooo = NULL;
+	rd->ooo_tail = NULL;
 	rd->ooo_bytes = 0;
+	rd->ooo_mem = 0;
 }

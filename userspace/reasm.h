@@ -3,20 +3,39 @@
  * Delivers each direction's bytes in sequence order, exactly once, to a
  * callback. In-order segments are delivered straight from the packet buffer
  * (zero copy, any size: 8-64 KB GSO segments included). Out-of-order
- * segments are copied into fixed 2 KB blocks from the worker's capped pool.
+ * segments are copied into fixed 2 KB blocks from the worker's capped pool;
+ * a segment that continues the last buffered block fills its free room
+ * first, so a run of small segments after a hole shares blocks.
  *
  * Policies (documented in README "Design"):
  *  - retransmissions of delivered bytes are dropped and counted;
  *  - overlaps: FIRST WINS. Bytes already delivered or already buffered are
  *    kept; a later segment only fills holes. (Targets differ in how they
- *    resolve overlaps; "first" is what most stacks do for data already
- *    ACKed, and it cannot be used to rewrite what a parser already saw.)
+ *    resolve overlaps; "first" is what Linux does for bytes it has already
+ *    queued in order, and it cannot be used to rewrite what a parser
+ *    already saw.) When the later copy's bytes DIFFER from the kept ones
+ *    (compared with the buffered block, or with a fingerprint of the last
+ *    segment delivered in order), the direction is flagged
+ *    REASM_ANOM_OVERLAP_CONFLICT and CTR_RA_OVERLAP_CONFLICT counts it:
+ *    someone sent two versions of the same bytes, the classic insertion /
+ *    evasion attempt;
  *  - a hole is declared lost (a gap, reported to the parser, which resyncs)
  *    when (a) the other side ACKs beyond it (the receiver got bytes the
  *    capture missed), (b) the per-direction buffer cap or the pool cap is
  *    hit (counted), or (c) the flow ends;
+ *  - an ACK is believed only up to the highest sequence number seen from
+ *    the acknowledged side (reasm_dir.hi_seq): a forged ACK for bytes never
+ *    sent cannot open a gap or make the engine skip data that arrives
+ *    later (CTR_TCP_ACK_BEYOND, REASM_ANOM_ACK_BEYOND);
+ *  - memory is accounted in whole blocks (what is really held, not payload
+ *    bytes): the per-direction cap (dir_cap bytes of blocks) bounds both
+ *    memory and the number of buffered blocks, so insertion (a walk of the
+ *    sorted block list, with an O(1) shortcut for appends) is bounded by
+ *    dir_cap / sizeof(struct reasm_seg) steps. Ten thousand one-byte
+ *    out-of-order segments cost at most that many blocks, then the cap
+ *    policy (b) applies;
  *  - sequence numbers wrap: all comparisons are modulo 2^32.
- * Checksums are never looked at.
+ * Checksums are checked by the engine before a segment gets here.
  */
 #ifndef RW_REASM_H
 #define RW_REASM_H
@@ -35,18 +54,29 @@ struct reasm_seg {
 	uint8_t data[REASM_BLOCK_DATA];
 };
 
+enum {
+	REASM_ANOM_OVERLAP_CONFLICT = 1,  /* two versions of the same bytes */
+	REASM_ANOM_ACK_BEYOND = 2,        /* an ACK for bytes never sent */
+};
+
 struct reasm_dir {
 	struct reasm_seg *ooo;  /* sorted by seq, non-overlapping */
+	struct reasm_seg *ooo_tail;
 	uint32_t next_seq;      /* next byte to deliver */
-	uint32_t ooo_bytes;
+	uint32_t hi_seq;        /* end of the highest segment seen */
+	uint32_t ooo_bytes;     /* payload bytes buffered */
+	uint32_t ooo_mem;       /* bytes of blocks held (the capped figure) */
 	uint32_t fin_seq;
+	uint32_t last_seq, last_len;  /* last segment delivered in order */
+	uint64_t last_fp;       /* its fingerprint (overlap conflicts) */
 	uint8_t init;           /* next_seq is valid */
 	uint8_t fin;            /* FIN seen, fin_seq valid */
+	uint8_t anomalies;      /* REASM_ANOM_* */
 };
 
 struct reasm_ctx {
 	struct pool segs;
-	uint32_t dir_cap;       /* max buffered out-of-order bytes per direction */
+	uint32_t dir_cap;       /* max bytes of out-of-order blocks per direction */
 	struct rw_counters *ctr;
 };
 
@@ -73,7 +103,7 @@ void reasm_segment(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 		   const struct reasm_out *out);
 
 /* The peer acknowledged up to ack: bytes of rd before ack that the capture
- * never saw are reported as a gap. */
+ * never saw are reported as a gap (ack capped at rd->hi_seq). */
 void reasm_ack(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 	       uint32_t ack, uint64_t ts_us, const struct reasm_out *out);
 

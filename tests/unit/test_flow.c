@@ -139,9 +139,80 @@ TEST(ring_fifo_with_wrap)
 	ring_destroy(&r);
 }
 
+/* the hash is keyed: another seed moves flows to other buckets (so no
+ * one can precompute colliding tuples), and stays symmetric; the stable
+ * variant (flow_id) does not depend on the seed */
+TEST(hash_is_keyed)
+{
+	struct pkt a = mk(0x0a000001, 40000, 0x0a000002, 25);
+	struct pkt b = mk(0x0a000002, 25, 0x0a000001, 40000);
+	struct flow_key k;
+	uint32_t h1, h2, s1, s2;
+	int sw, moved = 0;
+
+	flow_key_from_pkt(&a, &k, &sw);
+	flow_hash_set_seed(1);
+	h1 = flow_key_hash(&k);
+	s1 = flow_key_hash_stable(&k);
+	CHECK_INT(flow_hash_pkt(&a), flow_hash_pkt(&b));
+	flow_hash_set_seed(2);
+	h2 = flow_key_hash(&k);
+	s2 = flow_key_hash_stable(&k);
+	CHECK(h1 != h2);
+	CHECK_INT(s1, s2);
+	CHECK_INT(flow_hash_pkt(&a), flow_hash_pkt(&b));
+	/* pairs that share a bucket under one key mostly do not under
+	 * another (1024 buckets) */
+	for (uint32_t i = 0; i < 2000; i++) {
+		struct pkt x = mk(0x0a000000 + i, 1000, 0x0b000000, 25);
+		struct pkt y = mk(0x0a100000 + i * 7, 2000, 0x0b000000, 25);
+		flow_hash_set_seed(11);
+		int same1 = (flow_hash_pkt(&x) & 1023) == (flow_hash_pkt(&y) & 1023);
+		flow_hash_set_seed(12);
+		int same2 = (flow_hash_pkt(&x) & 1023) == (flow_hash_pkt(&y) & 1023);
+		moved += same1 != same2;
+	}
+	CHECK(moved > 0);
+}
+
+/* several LRU lists: coldest of each, coldest of all in push order */
+TEST(lru_lists)
+{
+	struct flow_table t;
+	struct flow_link *f[4];
+	int sw;
+
+	CHECK_INT(flow_table_init(&t, 8, sizeof(struct flow_link)), 0);
+	for (int i = 0; i < 4; i++) {
+		struct pkt p = mk(0x0a000001, (uint16_t)(1000 + i), 0x0a000002, 25);
+		struct flow_key k;
+		flow_key_from_pkt(&p, &k, &sw);
+		f[i] = flow_insert(&t, &k, flow_key_hash(&k), (uint64_t)i);
+		CHECK(f[i] != NULL);
+	}
+	CHECK(flow_coldest(&t) == f[0]);
+	flow_set_list(&t, f[0], 1);         /* moved: now the warmest */
+	CHECK(flow_coldest_in(&t, 0) == f[1]);
+	CHECK(flow_coldest_in(&t, 1) == f[0]);
+	CHECK(flow_coldest_in(&t, 2) == NULL);
+	CHECK(flow_coldest(&t) == f[1]);
+	CHECK_INT(t.n_list[0], 3);
+	CHECK_INT(t.n_list[1], 1);
+	flow_set_list(&t, f[1], 2);
+	flow_set_list(&t, f[2], 2);
+	CHECK(flow_coldest(&t) == f[3]);    /* list 0, oldest push */
+	CHECK(flow_warmer(&t, f[1]) == f[2]);
+	flow_remove(&t, f[3]);
+	CHECK(flow_coldest(&t) == f[0]);
+	CHECK_INT(t.n_list[0], 0);
+	flow_table_destroy(&t);
+}
+
 int main(void)
 {
 	RUN(key_is_symmetric);
+	RUN(hash_is_keyed);
+	RUN(lru_lists);
 	RUN(insert_lookup_remove_reuse);
 	RUN(many_flows_chain_correctly);
 	RUN(pool_cap_and_reuse);

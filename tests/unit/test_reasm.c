@@ -120,8 +120,72 @@ TEST(ack_beyond_hole_is_a_gap)
 	CHECK_STR(got, "abc###ghi");
 	CHECK_INT(ctr.v[CTR_RA_GAP], 1);
 	CHECK_INT(ctr.v[CTR_RA_GAP_BYTES], 3);
-	reasm_ack(&rc, &rd, 0, 12, 0, &out); /* data never captured */
-	CHECK_STR(got, "abc###ghi###");
+	/* an ACK for bytes never seen: believed only up to what was seen
+	 * (a forged one must not make the engine skip what comes next) */
+	reasm_ack(&rc, &rd, 0, 12, 0, &out);
+	CHECK_STR(got, "abc###ghi");
+	CHECK_INT(ctr.v[CTR_TCP_ACK_BEYOND], 1);
+	CHECK(rd.anomalies & REASM_ANOM_ACK_BEYOND);
+	seg(&rd, 9, "jkl");              /* the data does come */
+	CHECK_STR(got, "abc###ghijkl");
+	/* a real loss: the data after the hole shows the sender got there */
+	seg(&rd, 15, "pq");
+	reasm_ack(&rc, &rd, 0, 17, 0, &out);
+	CHECK_STR(got, "abc###ghijkl###pq");
+}
+
+/* A second copy of bytes with other content: first wins, flagged */
+TEST(overlap_conflict_flagged)
+{
+	struct reasm_dir rd = {0};
+	setup(1 << 16);
+	reasm_dir_start(&rd, 0);
+	seg(&rd, 0, "RCPT TO:<a@lan>\r\n");
+	seg(&rd, 0, "RCPT TO:<a@lan>\r\n");       /* same bytes: fine */
+	CHECK_INT(ctr.v[CTR_RA_OVERLAP_CONFLICT], 0);
+	seg(&rd, 0, "RCPT TO:<v@far>\r\n");       /* other bytes */
+	CHECK_INT(ctr.v[CTR_RA_OVERLAP_CONFLICT], 1);
+	CHECK(rd.anomalies & REASM_ANOM_OVERLAP_CONFLICT);
+	CHECK_STR(got, "RCPT TO:<a@lan>\r\n");
+	/* against buffered out-of-order bytes */
+	memset(&rd, 0, sizeof(rd));
+	setup(1 << 16);
+	reasm_dir_start(&rd, 0);
+	seg(&rd, 4, "WXYZ");
+	seg(&rd, 4, "WXYZ");
+	CHECK_INT(ctr.v[CTR_RA_OVERLAP_CONFLICT], 0);
+	seg(&rd, 2, "..wxyz");
+	CHECK_INT(ctr.v[CTR_RA_OVERLAP_CONFLICT], 1);
+	seg(&rd, 0, "ab");
+	CHECK_STR(got, "ab..WXYZ");
+	reasm_release(&rc, &rd);
+}
+
+/* Tiny out-of-order segments: memory is counted in blocks, so the
+ * per-direction cap bounds the blocks; the rest is a counted gap */
+TEST(tiny_segments_capped_in_blocks)
+{
+	struct reasm_dir rd = {0};
+	uint8_t b = 'x';
+
+	setup(8 * (uint32_t)sizeof(struct reasm_seg));
+	reasm_dir_start(&rd, 0);
+	for (uint32_t i = 1000; i > 0; i--)
+		reasm_segment(&rc, &rd, 0, i, &b, 1, 0, 0, 0, &out);
+	CHECK(rc.segs.in_use <= 8);
+	CHECK(ctr.v[CTR_RA_FLOW_CAP] > 0);
+	CHECK(rd.ooo_mem <= 8 * sizeof(struct reasm_seg));
+	/* forward with holes, one byte each: appends share blocks */
+	memset(&rd, 0, sizeof(rd));
+	setup(8 * (uint32_t)sizeof(struct reasm_seg));
+	reasm_dir_start(&rd, 0);
+	for (uint32_t i = 1; i < 4000; i++)
+		reasm_segment(&rc, &rd, 0, i, &b, 1, 0, 0, 0, &out);
+	CHECK_INT(ctr.v[CTR_RA_FLOW_CAP], 0);
+	CHECK(rc.segs.in_use <= 2);
+	reasm_segment(&rc, &rd, 0, 0, &b, 1, 0, 0, 0, &out);
+	CHECK_INT(got_len, 4000);
+	CHECK_INT(rc.segs.in_use, 0);
 }
 
 TEST(fin_is_not_a_gap)
@@ -183,7 +247,7 @@ TEST(random_segmentation_equals_stream)
 	for (size_t i = 0; i < sizeof(stream); i++)
 		stream[i] = (char)('a' + i % 26);
 	for (int round = 0; round < 50; round++) {
-		setup(1 << 16);
+		setup(1 << 22);
 		memset(&rd, 0, sizeof(rd));
 		reasm_dir_start(&rd, isn);
 		/* random segments, random order, with duplicates */
@@ -208,6 +272,8 @@ TEST(random_segmentation_equals_stream)
 int main(void)
 {
 	RUN(in_order);
+	RUN(overlap_conflict_flagged);
+	RUN(tiny_segments_capped_in_blocks);
 	RUN(out_of_order_and_retransmission);
 	RUN(overlap_first_wins);
 	RUN(bytes_reversed_one_at_a_time);
