@@ -3,6 +3,7 @@
  * public interface is rules.h.
  *
  *   rules_util.c   arena, growable arrays, diagnostics, name map
+ *   rules_sets.c   set building, finalizing and lookup
  *
  * Everything here runs at load time, never per packet.
  */
@@ -45,5 +46,33 @@ int namemap_get(const struct namemap *m, const char *name);
 /* 0, -EEXIST (the existing index in *old), -ENOMEM */
 int namemap_put(struct namemap *m, const char *name, int idx, int *old);
 void namemap_free(struct namemap *m);
+
+/* ---- rules_sets.c ---- */
+
+/* a set being built (named or a literal list) */
+struct setb {
+	struct rule_set s;            /* first: ruleset->sets point here */
+	uint32_t cap4, cap6, capi, caps;
+	const char *file;             /* where it was defined (errors) */
+	uint32_t line, col;
+	int builtin;
+	int file_defined;
+};
+
+void setb_free(struct setb *b);
+/* empty it (a built-in's defaults replaced, a --set value) */
+void setb_clear(struct setb *b);
+/* add one item as written, parsed for b's kind: 0, -ENOMEM, or -EINVAL
+ * with *why saying what is wrong */
+int set_add_item(struct setb *b, struct arena **ar, const char *s,
+		 size_t n, const char **why);
+/* sort and merge intervals, build the string hash: 0 or -ENOMEM */
+int set_finalize(struct setb *b);
+const char *kind_name(enum set_kind k);
+/* an IPv4 or IPv6 address (no prefix): 0 or -EINVAL */
+int ip_parse(const char *s, size_t n, struct rule_ip *ip);
+/* decimal digits only, at most 18, in [min, max]: 0, -EINVAL, -ERANGE */
+int parse_i64(const char *s, size_t n, int64_t min, int64_t max,
+	      int64_t *out);
 
 #endif
