@@ -4,6 +4,7 @@
  *
  *   rules_util.c   arena, growable arrays, diagnostics, name map
  *   rules_sets.c   set building, finalizing and lookup
+ *   rules_lex.c    the lexer
  *
  * Everything here runs at load time, never per packet.
  */
@@ -74,5 +75,41 @@ int ip_parse(const char *s, size_t n, struct rule_ip *ip);
 /* decimal digits only, at most 18, in [min, max]: 0, -EINVAL, -ERANGE */
 int parse_i64(const char *s, size_t n, int64_t min, int64_t max,
 	      int64_t *out);
+
+/* ---- rules_lex.c ---- */
+
+enum tok {
+	TK_EOF = 0, TK_ERR, TK_WORD, TK_VAR, TK_STR, TK_REGEX,
+	TK_LBRACE, TK_RBRACE, TK_LPAREN, TK_RPAREN, TK_LBRACK, TK_RBRACK,
+	TK_COMMA, TK_EQ, TK_NE, TK_LT, TK_LE, TK_GT, TK_GE,
+};
+
+struct token {
+	enum tok t;
+	const char *p;        /* source text */
+	size_t n;
+	uint32_t line, col;
+	char *s;              /* TK_STR: decoded (arena), TK_REGEX: pattern */
+	size_t sn;
+	uint32_t flags;       /* TK_REGEX: PCRE2 options */
+};
+
+struct lexer {
+	const char *file;
+	const char *src;
+	size_t len, pos;
+	uint32_t line, col;
+	struct token tok;
+	int have;
+};
+
+/* the next token into lx->tok; errors reported to d */
+void lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar);
+/* /pattern/flags into lx->tok (TK_REGEX, flags as PCRE2 options), read
+ * right after "matches", and made the current token (lx->have); when no
+ * '/' follows, the error is reported and the token there is left to be
+ * scanned again for the parser's resync */
+void lx_scan_regex(struct lexer *lx, struct rule_diags *d,
+		   struct arena **ar);
 
 #endif
