@@ -21,66 +21,7 @@
 #include <sys/stat.h>
 #include "rules_int.h"
 
-/* ------------------------------------------------------------------ */
-/* build state (across all files of one load) */
-
-struct field_use {
-	uint16_t field;
-	uint32_t line, col;
-	const char *file;
-};
-
-struct set_ref {
-	int32_t expr;
-	const char *name;
-	const char *file;
-	uint32_t line, col;
-};
-
-struct after_ref {
-	int rule;
-	const char *name;      /* A's id */
-	const char *file;
-	uint32_t line, col;
-	struct rule_keys ak, bk;
-	uint64_t window_us;
-};
-
-struct rule_aux {
-	uint32_t col;
-	struct field_use *uses;
-	int nuses, capuses;
-};
-
-struct build {
-	struct ruleset *rs;
-	struct rule_diags *d;
-	int ncap_rules, ncap_exprs;
-	struct rule_aux *aux;
-	int naux, capaux;
-	struct setb **sets;    /* named */
-	int nsets, capsets;
-	struct namemap setmap; /* name -> index in sets */
-	struct setb **anon;    /* literal lists */
-	int nanon, capanon;
-	struct set_ref *refs;
-	int nrefs, caprefs;
-	struct after_ref *afters;
-	int nafters, capafters;
-	int capregex;
-	int nomem;
-};
-
-struct parser {
-	struct lexer lx;
-	struct build *b;
-	struct arena **ar;
-	int rule;              /* index of the rule being parsed */
-	int depth;
-	int no_use;            /* fields parsed now belong to another rule */
-};
-
-static struct token *peek(struct parser *p)
+struct token *peek(struct parser *p)
 {
 	if (!p->lx.have) {
 		lx_scan(&p->lx, p->b->d, p->ar);
@@ -89,18 +30,18 @@ static struct token *peek(struct parser *p)
 	return &p->lx.tok;
 }
 
-static void advance(struct parser *p)
+void advance(struct parser *p)
 {
 	peek(p);
 	p->lx.have = 0;
 }
 
-static int tok_is(struct token *t, const char *w)
+int tok_is(struct token *t, const char *w)
 {
 	return t->t == TK_WORD && strlen(w) == t->n && memcmp(t->p, w, t->n) == 0;
 }
 
-static const char *tok_desc(struct token *t, char *buf, size_t cap)
+const char *tok_desc(struct token *t, char *buf, size_t cap)
 {
 	if (t->t == TK_EOF)
 		return "end of file";
@@ -113,8 +54,7 @@ static const char *tok_desc(struct token *t, char *buf, size_t cap)
 }
 
 /* error at the current token; silent if the lexer already reported it */
-static int __attribute__((format(printf, 2, 3)))
-perr(struct parser *p, const char *fmt, ...)
+int perr(struct parser *p, const char *fmt, ...)
 {
 	struct token *t = peek(p);
 	if (t->t == TK_ERR)
@@ -128,8 +68,7 @@ perr(struct parser *p, const char *fmt, ...)
 	return -1;
 }
 
-static int __attribute__((format(printf, 3, 4)))
-perr_at(struct parser *p, const struct token *t, const char *fmt, ...)
+int perr_at(struct parser *p, const struct token *t, const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
@@ -140,7 +79,7 @@ perr_at(struct parser *p, const struct token *t, const char *fmt, ...)
 	return -1;
 }
 
-static int expect(struct parser *p, enum tok t, const char *what)
+int expect(struct parser *p, enum tok t, const char *what)
 {
 	struct token *k = peek(p);
 	if (k->t != t) {
@@ -152,7 +91,7 @@ static int expect(struct parser *p, enum tok t, const char *what)
 	return 0;
 }
 
-static void use_field(struct parser *p, int field, const struct token *t)
+void use_field(struct parser *p, int field, const struct token *t)
 {
 	if (p->no_use)
 		return;
@@ -170,7 +109,7 @@ static void use_field(struct parser *p, int field, const struct token *t)
 }
 
 /* a field name at the current token; returns the id or -1 */
-static int parse_field(struct parser *p)
+int parse_field(struct parser *p)
 {
 	struct token *t = peek(p);
 	char b[64];
@@ -245,8 +184,8 @@ static int parse_duration(struct parser *p, uint64_t *us)
 	return 0;
 }
 
-static int parse_int_tok(struct parser *p, int64_t min, int64_t max,
-			 int64_t *out, const char *what)
+int parse_int_tok(struct parser *p, int64_t min, int64_t max,
+		  int64_t *out, const char *what)
 {
 	struct token *t = peek(p);
 	char b[64];
@@ -262,26 +201,8 @@ static int parse_int_tok(struct parser *p, int64_t min, int64_t max,
 	return 0;
 }
 
-/* ---- expressions ---- */
-
-static int32_t new_expr(struct parser *p, int op, const struct token *at)
-{
-	struct ruleset *rs = p->b->rs;
-	struct rule_expr *e = vec_push(&rs->exprs, &rs->nexprs,
-				       &p->b->ncap_exprs, sizeof(*e));
-	if (!e) {
-		p->b->nomem = 1;
-		return -1;
-	}
-	e->op = (uint8_t)op;
-	e->l = e->r = -1;
-	e->line = at->line;
-	e->col = at->col;
-	return rs->nexprs - 1;
-}
-
-static struct setb *new_setb(struct build *b, const char *name,
-			     enum set_kind kind)
+struct setb *new_setb(struct build *b, const char *name,
+		      enum set_kind kind)
 {
 	struct setb *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -293,21 +214,12 @@ static struct setb *new_setb(struct build *b, const char *name,
 	return s;
 }
 
-static enum set_kind kind_for_field(int f)
-{
-	switch (field_table[f].type) {
-	case FT_IP: return SET_CIDR;
-	case FT_INT: return SET_PORT;
-	default: return SET_STRING;
-	}
-}
-
 static int stmt_index(struct token *t);
 
 /* "[" item, ... "]" into b; items are words or strings. Returns 0, -2 when
  * some items were bad but the list is well-formed (parsing can go on: the
  * errors are reported, the load fails anyway), -1 on a syntax error. */
-static int parse_items(struct parser *p, struct setb *s)
+int parse_items(struct parser *p, struct setb *s)
 {
 	if (expect(p, TK_LBRACK, "'['"))
 		return -1;
@@ -367,287 +279,6 @@ resync:
 			return -1;
 		advance(p);
 	}
-}
-
-static int32_t parse_or(struct parser *p);
-
-static int need_type(struct parser *p, const struct token *at, int f,
-		     int ok_mask, const char *op)
-{
-	if ((1 << field_table[f].type) & ok_mask)
-		return 0;
-	return perr_at(p, at, "operator '%s' does not apply to %s field '%s'",
-		       op, field_table[f].type == FT_IP ? "an ip" :
-		       field_table[f].type == FT_INT ? "an int" :
-		       field_table[f].type == FT_BOOL ? "a bool" : "a string",
-		       field_table[f].name);
-}
-
-#define M_IP (1 << FT_IP)
-#define M_INT (1 << FT_INT)
-#define M_STR ((1 << FT_STR) | (1 << FT_STRLIST))
-#define M_BOOL (1 << FT_BOOL)
-
-/* the literal after ==, != for field f */
-static int parse_literal(struct parser *p, int f, struct rule_value *v)
-{
-	struct token *t = peek(p);
-	char b[64];
-	switch (field_table[f].type) {
-	case FT_IP: {
-		const char *s = t->t == TK_STR ? t->s : t->p;
-		size_t n = t->t == TK_STR ? t->sn : t->n;
-		if ((t->t != TK_WORD && t->t != TK_STR) ||
-		    ip_parse(s, n, &v->ip))
-			return perr(p, "expected an IP address, found %s "
-				    "(for a network use 'in [a.b.c.d/n]')",
-				    tok_desc(t, b, sizeof(b)));
-		break;
-	}
-	case FT_INT:
-		return parse_int_tok(p, 0, INT32_MAX, &v->i, "a number");
-	case FT_BOOL:
-		if (tok_is(t, "true"))
-			v->b = 1;
-		else if (tok_is(t, "false"))
-			v->b = 0;
-		else
-			return perr(p, "expected true or false, found %s",
-				    tok_desc(t, b, sizeof(b)));
-		break;
-	case FT_STR:
-	case FT_STRLIST:
-		if (t->t != TK_STR)
-			return perr(p, "expected a quoted string, found %s",
-				    tok_desc(t, b, sizeof(b)));
-		v->s.p = t->s;
-		v->s.n = t->sn;
-		break;
-	}
-	advance(p);
-	return 0;
-}
-
-static int32_t parse_pred(struct parser *p)
-{
-	struct token ft = *peek(p);
-	char b[64];
-	int f = parse_field(p);
-	if (f < 0)
-		return -1;
-	struct token ot = *peek(p);
-	int32_t e;
-	if (ot.t == TK_ERR)
-		return -1;  /* the lexer said what is wrong */
-	if (ot.t == TK_EQ || ot.t == TK_NE) {
-		advance(p);
-		if ((e = new_expr(p, EX_EQ, &ft)) < 0)
-			return -1;
-		p->b->rs->exprs[e].neg = ot.t == TK_NE;
-		p->b->rs->exprs[e].field = (uint16_t)f;
-		struct rule_value v;
-		memset(&v, 0, sizeof(v));
-		if (parse_literal(p, f, &v))
-			return -1;
-		p->b->rs->exprs[e].lit = v;
-		return e;
-	}
-	if (ot.t == TK_LT || ot.t == TK_LE || ot.t == TK_GT || ot.t == TK_GE) {
-		static const char *nm[] = { [TK_LT] = "<", [TK_LE] = "<=",
-					    [TK_GT] = ">", [TK_GE] = ">=" };
-		if (need_type(p, &ot, f, M_INT, nm[ot.t]))
-			return -1;
-		advance(p);
-		int op = ot.t == TK_LT ? EX_LT : ot.t == TK_LE ? EX_LE :
-			 ot.t == TK_GT ? EX_GT : EX_GE;
-		if ((e = new_expr(p, op, &ft)) < 0)
-			return -1;
-		p->b->rs->exprs[e].field = (uint16_t)f;
-		int64_t v;
-		if (parse_int_tok(p, 0, INT32_MAX, &v, "a number"))
-			return -1;
-		p->b->rs->exprs[e].lit.i = v;
-		return e;
-	}
-	int neg = 0;
-	if (tok_is(&ot, "not")) {
-		advance(p);
-		if (!tok_is(peek(p), "in"))
-			return perr(p, "expected 'in' after 'not', found %s",
-				    tok_desc(peek(p), b, sizeof(b)));
-		neg = 1;
-	}
-	if (tok_is(peek(p), "in")) {
-		if (need_type(p, &ot, f, M_IP | M_INT | M_STR,
-			      neg ? "not in" : "in"))
-			return -1;
-		advance(p);
-		if ((e = new_expr(p, EX_IN, &ft)) < 0)
-			return -1;
-		p->b->rs->exprs[e].field = (uint16_t)f;
-		p->b->rs->exprs[e].neg = (uint8_t)neg;
-		struct token *t = peek(p);
-		if (t->t == TK_VAR) {
-			struct set_ref *r = vec_push(&p->b->refs, &p->b->nrefs,
-						     &p->b->caprefs, sizeof(*r));
-			if (!r) {
-				p->b->nomem = 1;
-				return -1;
-			}
-			r->expr = e;
-			r->name = arena_strndup(p->ar, t->p + 1, t->n - 1);
-			r->file = p->lx.file;
-			r->line = t->line;
-			r->col = t->col;
-			advance(p);
-			return e;
-		}
-		if (t->t != TK_LBRACK)
-			return perr(p, "expected $SET or [list] after 'in', found %s",
-				    tok_desc(t, b, sizeof(b)));
-		struct setb *s = new_setb(p->b, "", kind_for_field(f));
-		if (!s)
-			return -1;
-		struct setb **slot = vec_push(&p->b->anon, &p->b->nanon,
-					      &p->b->capanon, sizeof(*slot));
-		if (!slot) {
-			setb_free(s);
-			p->b->nomem = 1;
-			return -1;
-		}
-		*slot = s;
-		p->b->rs->exprs[e].set = &s->s;
-		if (parse_items(p, s) == -1)
-			return -1;
-		return e;
-	}
-	static const struct { const char *w; int op; } strops[] = {
-		{ "is", EX_IS }, { "starts_with", EX_STARTS },
-		{ "ends_with", EX_ENDS }, { "contains", EX_CONTAINS },
-		{ "matches", EX_MATCH },
-	};
-	for (size_t i = 0; i < sizeof(strops) / sizeof(strops[0]); i++) {
-		if (!tok_is(&ot, strops[i].w))
-			continue;
-		if (need_type(p, &ot, f, M_STR, strops[i].w))
-			return -1;
-		advance(p);
-		if ((e = new_expr(p, strops[i].op, &ft)) < 0)
-			return -1;
-		p->b->rs->exprs[e].field = (uint16_t)f;
-		if (strops[i].op == EX_MATCH) {
-			lx_scan_regex(&p->lx, p->b->d, p->ar);
-			struct token *t = peek(p);
-			if (t->t != TK_REGEX)
-				return -1;  /* reported by the lexer */
-			int ec;
-			PCRE2_SIZE eo;
-			pcre2_code *re = pcre2_compile((PCRE2_SPTR)t->s, t->sn,
-						       t->flags, &ec, &eo, NULL);
-			if (!re) {
-				PCRE2_UCHAR m[256];
-				pcre2_get_error_message(ec, m, sizeof(m));
-				/* point at the offending character (exact
-				 * unless the pattern holds an escaped '/') */
-				struct token at = *t;
-				at.col += 1 + (uint32_t)eo;
-				perr_at(p, &at, "bad regular expression at offset %zu: %s",
-					(size_t)eo, (char *)m);
-				advance(p);
-				return -1;
-			}
-			pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* else interpreted */
-			struct ruleset *rs = p->b->rs;
-			void **slot = vec_push(&rs->regexes, &rs->nregexes,
-					       &p->b->capregex, sizeof(void *));
-			if (!slot) {
-				pcre2_code_free(re);
-				p->b->nomem = 1;
-				return -1;
-			}
-			*slot = re;
-			rs->exprs[e].re = re;
-			advance(p);
-			return e;
-		}
-		struct token *t = peek(p);
-		if (t->t != TK_STR)
-			return perr(p, "expected a quoted string after '%s', found %s",
-				    strops[i].w, tok_desc(t, b, sizeof(b)));
-		p->b->rs->exprs[e].lit.s.p = t->s;
-		p->b->rs->exprs[e].lit.s.n = t->sn;
-		advance(p);
-		return e;
-	}
-	if (tok_is(&ot, "exists")) {
-		advance(p);
-		if ((e = new_expr(p, EX_EXISTS, &ft)) < 0)
-			return -1;
-		p->b->rs->exprs[e].field = (uint16_t)f;
-		return e;
-	}
-	/* a bare field: only a bool can stand alone */
-	if (field_table[f].type != FT_BOOL)
-		return perr_at(p, &ft, "field '%s' is %s %s: compare it "
-			       "(==, in, matches, ...)", field_table[f].name,
-			       field_table[f].type == FT_IP ? "an" : "a",
-			       field_type_name(field_table[f].type));
-	if ((e = new_expr(p, EX_TRUE, &ft)) < 0)
-		return -1;
-	p->b->rs->exprs[e].field = (uint16_t)f;
-	return e;
-}
-
-static int32_t parse_unary(struct parser *p)
-{
-	struct token t = *peek(p);
-	if (++p->depth > 64) {
-		p->depth--;
-		return perr(p, "expression nested too deeply (64 levels)");
-	}
-	int32_t e;
-	if (tok_is(&t, "not")) {
-		advance(p);
-		int32_t c = parse_unary(p);
-		e = c < 0 ? -1 : new_expr(p, EX_NOT, &t);
-		if (e >= 0)
-			p->b->rs->exprs[e].l = c;
-	} else if (t.t == TK_LPAREN) {
-		advance(p);
-		e = parse_or(p);
-		if (e >= 0 && expect(p, TK_RPAREN, "')'"))
-			e = -1;
-	} else {
-		e = parse_pred(p);
-	}
-	p->depth--;
-	return e;
-}
-
-static int32_t parse_binary(struct parser *p, int is_or)
-{
-	int32_t l = is_or ? parse_binary(p, 0) : parse_unary(p);
-	while (l >= 0) {
-		struct token t = *peek(p);
-		if (!tok_is(&t, is_or ? "or" : "and"))
-			break;
-		advance(p);
-		int32_t r = is_or ? parse_binary(p, 0) : parse_unary(p);
-		if (r < 0)
-			return -1;
-		int32_t e = new_expr(p, is_or ? EX_OR : EX_AND, &t);
-		if (e < 0)
-			return -1;
-		p->b->rs->exprs[e].l = l;
-		p->b->rs->exprs[e].r = r;
-		l = e;
-	}
-	return l;
-}
-
-static int32_t parse_or(struct parser *p)
-{
-	return parse_binary(p, 1);
 }
 
 /* ---- message template ---- */

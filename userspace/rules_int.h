@@ -5,6 +5,9 @@
  *   rules_util.c   arena, growable arrays, diagnostics, name map
  *   rules_sets.c   set building, finalizing and lookup
  *   rules_lex.c    the lexer
+ *   rules_expr.c   the "when" expression parser
+ *   rules.c        the parser's token helpers, rules, set statements,
+ *                  loading and checking
  *
  * Everything here runs at load time, never per packet.
  */
@@ -111,5 +114,102 @@ void lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar);
  * scanned again for the parser's resync */
 void lx_scan_regex(struct lexer *lx, struct rule_diags *d,
 		   struct arena **ar);
+
+/* ---- build state (across all files of one load) ---- */
+
+struct field_use {
+	uint16_t field;
+	uint32_t line, col;
+	const char *file;
+};
+
+struct set_ref {
+	int32_t expr;
+	const char *name;
+	const char *file;
+	uint32_t line, col;
+};
+
+struct after_ref {
+	int rule;
+	const char *name;      /* A's id */
+	const char *file;
+	uint32_t line, col;
+	struct rule_keys ak, bk;
+	uint64_t window_us;
+};
+
+struct rule_aux {
+	uint32_t col;
+	struct field_use *uses;
+	int nuses, capuses;
+};
+
+struct build {
+	struct ruleset *rs;
+	struct rule_diags *d;
+	int ncap_rules, ncap_exprs;
+	struct rule_aux *aux;
+	int naux, capaux;
+	struct setb **sets;    /* named */
+	int nsets, capsets;
+	struct namemap setmap; /* name -> index in sets */
+	struct setb **anon;    /* literal lists */
+	int nanon, capanon;
+	struct set_ref *refs;
+	int nrefs, caprefs;
+	struct after_ref *afters;
+	int nafters, capafters;
+	int capregex;
+	int nomem;
+};
+
+struct parser {
+	struct lexer lx;
+	struct build *b;
+	struct arena **ar;
+	int rule;              /* index of the rule being parsed */
+	int depth;
+	int no_use;            /* fields parsed now belong to another rule */
+};
+
+/* ---- the parser's helpers (rules.c) ---- */
+
+/* the current token (scanned on first look) */
+struct token *peek(struct parser *p);
+/* consume the current token */
+void advance(struct parser *p);
+/* t is the word w */
+int tok_is(struct token *t, const char *w);
+/* t as quoted in messages ('text', at most 40 bytes, or "end of file") */
+const char *tok_desc(struct token *t, char *buf, size_t cap);
+/* an error at the current token (silent if the lexer already reported
+ * it) or at t; both return -1 */
+int __attribute__((format(printf, 2, 3)))
+perr(struct parser *p, const char *fmt, ...);
+int __attribute__((format(printf, 3, 4)))
+perr_at(struct parser *p, const struct token *t, const char *fmt, ...);
+/* consume a token of type t, or report "expected WHAT" and return -1 */
+int expect(struct parser *p, enum tok t, const char *what);
+/* remember that the rule being parsed reads field (checked against its
+ * triggers once the rule is complete) */
+void use_field(struct parser *p, int field, const struct token *t);
+/* a field name: its id, or -1 (reported) */
+int parse_field(struct parser *p);
+/* a decimal number in [min, max]: 0 or -1 (reported) */
+int parse_int_tok(struct parser *p, int64_t min, int64_t max,
+		  int64_t *out, const char *what);
+/* "[" item, ... "]" into s: 0; -2 when some items were bad but the list
+ * is well-formed; -1 on a syntax error */
+int parse_items(struct parser *p, struct setb *s);
+/* a set for the build (b->nomem set when out of memory) */
+struct setb *new_setb(struct build *b, const char *name, enum set_kind kind);
+
+/* ---- rules_expr.c ---- */
+
+/* a new node at the end of the expression array: its index, or -1 */
+int32_t new_expr(struct parser *p, int op, const struct token *at);
+/* an expression ("or" is the loosest operator): its root, or -1 */
+int32_t parse_or(struct parser *p);
 
 #endif
