@@ -5,9 +5,10 @@
  *   rules_util.c   arena, growable arrays, diagnostics, name map
  *   rules_sets.c   set building, finalizing and lookup
  *   rules_lex.c    the lexer
+ *   rules_parse.c  the parser (rules, set statements, files)
  *   rules_expr.c   the "when" expression parser
- *   rules.c        the parser's token helpers, rules, set statements,
- *                  loading and checking
+ *   rules.c        loading: built-in sets, --set values, cross-rule
+ *                  checks, indexes, the ruleset's life cycle
  *
  * Everything here runs at load time, never per packet.
  */
@@ -173,7 +174,7 @@ struct parser {
 	int no_use;            /* fields parsed now belong to another rule */
 };
 
-/* ---- the parser's helpers (rules.c) ---- */
+/* ---- rules_parse.c ---- */
 
 /* the current token (scanned on first look) */
 struct token *peek(struct parser *p);
@@ -202,8 +203,9 @@ int parse_int_tok(struct parser *p, int64_t min, int64_t max,
 /* "[" item, ... "]" into s: 0; -2 when some items were bad but the list
  * is well-formed; -1 on a syntax error */
 int parse_items(struct parser *p, struct setb *s);
-/* a set for the build (b->nomem set when out of memory) */
-struct setb *new_setb(struct build *b, const char *name, enum set_kind kind);
+/* parse one file into the build (errors to B->d) */
+void parse_file(struct build *B, struct arena **ar, const char *file,
+		const char *text, size_t len);
 
 /* ---- rules_expr.c ---- */
 
@@ -211,5 +213,14 @@ struct setb *new_setb(struct build *b, const char *name, enum set_kind kind);
 int32_t new_expr(struct parser *p, int op, const struct token *at);
 /* an expression ("or" is the loosest operator): its root, or -1 */
 int32_t parse_or(struct parser *p);
+
+/* ---- the build's sets (rules.c) ---- */
+
+/* a set for the build; NULL (b->nomem set) when out of memory */
+struct setb *new_setb(struct build *b, const char *name, enum set_kind kind);
+/* the named set, or NULL */
+struct setb *find_set(struct build *B, const char *name);
+/* append a named set; 0 or -ENOMEM (B->nomem set) */
+int add_set(struct build *B, struct setb *s);
 
 #endif
