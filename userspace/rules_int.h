@@ -7,10 +7,12 @@
  *   rules_lex.c    the lexer
  *   rules_parse.c  the parser (rules, set statements, files)
  *   rules_expr.c   the "when" expression parser
- *   rules.c        loading: built-in sets, --set values, cross-rule
- *                  checks, indexes, the ruleset's life cycle
+ *   rules_load.c   loading: files, built-in sets, --set values, the
+ *                  cross-rule checks, indexes, the ruleset's life cycle
  *
- * Everything here runs at load time, never per packet.
+ * Everything declared here runs at load time only (startup,
+ * --check-rules, reload) and may allocate; what evaluation uses is public,
+ * in rules.h.
  */
 #ifndef RW_RULES_INT_H
 #define RW_RULES_INT_H
@@ -214,7 +216,7 @@ int32_t new_expr(struct parser *p, int op, const struct token *at);
 /* an expression ("or" is the loosest operator): its root, or -1 */
 int32_t parse_or(struct parser *p);
 
-/* ---- the build's sets (rules.c) ---- */
+/* ---- rules_load.c: the build's sets ---- */
 
 /* a set for the build; NULL (b->nomem set) when out of memory */
 struct setb *new_setb(struct build *b, const char *name, enum set_kind kind);

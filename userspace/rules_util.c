@@ -1,9 +1,10 @@
 /* rules_util.c - the rule loader's plumbing: the arena that holds a
  * ruleset's strings and small pieces, growable arrays, diagnostics
  * ("file:line:col: message", capped at RULE_DIAG_MAX), the name -> index
- * map used for set names and rule ids, and rule_action_name().
+ * map used for set names and rule ids; and rule_action_name().
  *
- * Load time only (startup, --check-rules, reload): it may allocate.
+ * All but rule_action_name() run at load time only (startup,
+ * --check-rules, reload) and may allocate.
  */
 #include <errno.h>
 #include <stdarg.h>

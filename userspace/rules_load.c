@@ -1,7 +1,15 @@
-/* rules.c - rule files: lexer, parser, checker, sets, compiled ruleset.
+/* rules_load.c - loading a ruleset: reading the rule files (a file or a
+ * directory's *.rules), the built-in sets and the config/--set values
+ * (struct rule_vars), the checker (set references, "after" names,
+ * duplicate ids and sids) and the indexes built once everything parsed
+ * (per trigger, per SMTP verb), the ruleset's life cycle (ref/unref,
+ * lookups) and --check-rules.
  *
- * Everything here runs at load time (startup, --check-rules, reload), never
- * per packet: it may allocate. Evaluation is in rule_eval.c.
+ * Everything in rules_*.c runs at load time (startup, --check-rules,
+ * reload), never per packet: it may allocate. Evaluation is in
+ * rule_eval.c. The pieces: rules_lex.c (lexer), rules_parse.c and
+ * rules_expr.c (parser), rules_sets.c (sets), rules_util.c (arena,
+ * diagnostics); what they share is in rules_int.h.
  *
  * Loading is all-or-nothing: the parser collects every error with its
  * position (it resynchronises on the next statement keyword inside a rule,
