@@ -13,11 +13,11 @@
 #include <string.h>
 #include "rules_int.h"
 
-int32_t new_expr(struct parser *p, int op, const struct token *at)
+int32_t rl_new_expr(struct parser *p, int op, const struct token *at)
 {
 	struct ruleset *rs = p->b->rs;
-	struct rule_expr *e = vec_push(&rs->exprs, &rs->nexprs,
-				       &p->b->ncap_exprs, sizeof(*e));
+	struct rule_expr *e = rl_vec_push(&rs->exprs, &rs->nexprs,
+					  &p->b->ncap_exprs, sizeof(*e));
 	if (!e) {
 		p->b->nomem = 1;
 		return -1;
@@ -43,11 +43,11 @@ static int need_type(struct parser *p, const struct token *at, int f,
 {
 	if ((1 << field_table[f].type) & ok_mask)
 		return 0;
-	return perr_at(p, at, "operator '%s' does not apply to %s field '%s'",
-		       op, field_table[f].type == FT_IP ? "an ip" :
-		       field_table[f].type == FT_INT ? "an int" :
-		       field_table[f].type == FT_BOOL ? "a bool" : "a string",
-		       field_table[f].name);
+	return rl_perr_at(p, at, "operator '%s' does not apply to %s field '%s'",
+			  op, field_table[f].type == FT_IP ? "an ip" :
+			  field_table[f].type == FT_INT ? "an int" :
+			  field_table[f].type == FT_BOOL ? "a bool" : "a string",
+			  field_table[f].name);
 }
 
 #define M_IP (1 << FT_IP)
@@ -58,57 +58,57 @@ static int need_type(struct parser *p, const struct token *at, int f,
 /* the literal after ==, != for field f */
 static int parse_literal(struct parser *p, int f, struct rule_value *v)
 {
-	struct token *t = peek(p);
+	struct token *t = rl_peek(p);
 	char b[64];
 	switch (field_table[f].type) {
 	case FT_IP: {
 		const char *s = t->t == TK_STR ? t->s : t->p;
 		size_t n = t->t == TK_STR ? t->sn : t->n;
 		if ((t->t != TK_WORD && t->t != TK_STR) ||
-		    ip_parse(s, n, &v->ip))
-			return perr(p, "expected an IP address, found %s "
-				    "(for a network use 'in [a.b.c.d/n]')",
-				    tok_desc(t, b, sizeof(b)));
+		    rl_ip_parse(s, n, &v->ip))
+			return rl_perr(p, "expected an IP address, found %s "
+				       "(for a network use 'in [a.b.c.d/n]')",
+				       rl_tok_desc(t, b, sizeof(b)));
 		break;
 	}
 	case FT_INT:
-		return parse_int_tok(p, 0, INT32_MAX, &v->i, "a number");
+		return rl_parse_int_tok(p, 0, INT32_MAX, &v->i, "a number");
 	case FT_BOOL:
-		if (tok_is(t, "true"))
+		if (rl_tok_is(t, "true"))
 			v->b = 1;
-		else if (tok_is(t, "false"))
+		else if (rl_tok_is(t, "false"))
 			v->b = 0;
 		else
-			return perr(p, "expected true or false, found %s",
-				    tok_desc(t, b, sizeof(b)));
+			return rl_perr(p, "expected true or false, found %s",
+				       rl_tok_desc(t, b, sizeof(b)));
 		break;
 	case FT_STR:
 	case FT_STRLIST:
 		if (t->t != TK_STR)
-			return perr(p, "expected a quoted string, found %s",
-				    tok_desc(t, b, sizeof(b)));
+			return rl_perr(p, "expected a quoted string, found %s",
+				       rl_tok_desc(t, b, sizeof(b)));
 		v->s.p = t->s;
 		v->s.n = t->sn;
 		break;
 	}
-	advance(p);
+	rl_advance(p);
 	return 0;
 }
 
 static int32_t parse_pred(struct parser *p)
 {
-	struct token ft = *peek(p);
+	struct token ft = *rl_peek(p);
 	char b[64];
-	int f = parse_field(p);
+	int f = rl_parse_field(p);
 	if (f < 0)
 		return -1;
-	struct token ot = *peek(p);
+	struct token ot = *rl_peek(p);
 	int32_t e;
 	if (ot.t == TK_ERR)
 		return -1;  /* the lexer said what is wrong */
 	if (ot.t == TK_EQ || ot.t == TK_NE) {
-		advance(p);
-		if ((e = new_expr(p, EX_EQ, &ft)) < 0)
+		rl_advance(p);
+		if ((e = rl_new_expr(p, EX_EQ, &ft)) < 0)
 			return -1;
 		p->b->rs->exprs[e].neg = ot.t == TK_NE;
 		p->b->rs->exprs[e].field = (uint16_t)f;
@@ -124,67 +124,67 @@ static int32_t parse_pred(struct parser *p)
 					    [TK_GT] = ">", [TK_GE] = ">=" };
 		if (need_type(p, &ot, f, M_INT, nm[ot.t]))
 			return -1;
-		advance(p);
+		rl_advance(p);
 		int op = ot.t == TK_LT ? EX_LT : ot.t == TK_LE ? EX_LE :
 			 ot.t == TK_GT ? EX_GT : EX_GE;
-		if ((e = new_expr(p, op, &ft)) < 0)
+		if ((e = rl_new_expr(p, op, &ft)) < 0)
 			return -1;
 		p->b->rs->exprs[e].field = (uint16_t)f;
 		int64_t v;
-		if (parse_int_tok(p, 0, INT32_MAX, &v, "a number"))
+		if (rl_parse_int_tok(p, 0, INT32_MAX, &v, "a number"))
 			return -1;
 		p->b->rs->exprs[e].lit.i = v;
 		return e;
 	}
 	int neg = 0;
-	if (tok_is(&ot, "not")) {
-		advance(p);
-		if (!tok_is(peek(p), "in"))
-			return perr(p, "expected 'in' after 'not', found %s",
-				    tok_desc(peek(p), b, sizeof(b)));
+	if (rl_tok_is(&ot, "not")) {
+		rl_advance(p);
+		if (!rl_tok_is(rl_peek(p), "in"))
+			return rl_perr(p, "expected 'in' after 'not', found %s",
+				       rl_tok_desc(rl_peek(p), b, sizeof(b)));
 		neg = 1;
 	}
-	if (tok_is(peek(p), "in")) {
+	if (rl_tok_is(rl_peek(p), "in")) {
 		if (need_type(p, &ot, f, M_IP | M_INT | M_STR,
 			      neg ? "not in" : "in"))
 			return -1;
-		advance(p);
-		if ((e = new_expr(p, EX_IN, &ft)) < 0)
+		rl_advance(p);
+		if ((e = rl_new_expr(p, EX_IN, &ft)) < 0)
 			return -1;
 		p->b->rs->exprs[e].field = (uint16_t)f;
 		p->b->rs->exprs[e].neg = (uint8_t)neg;
-		struct token *t = peek(p);
+		struct token *t = rl_peek(p);
 		if (t->t == TK_VAR) {
-			struct set_ref *r = vec_push(&p->b->refs, &p->b->nrefs,
-						     &p->b->caprefs, sizeof(*r));
+			struct set_ref *r = rl_vec_push(&p->b->refs, &p->b->nrefs,
+							&p->b->caprefs, sizeof(*r));
 			if (!r) {
 				p->b->nomem = 1;
 				return -1;
 			}
 			r->expr = e;
-			r->name = arena_strndup(p->ar, t->p + 1, t->n - 1);
+			r->name = rl_arena_strndup(p->ar, t->p + 1, t->n - 1);
 			r->file = p->lx.file;
 			r->line = t->line;
 			r->col = t->col;
-			advance(p);
+			rl_advance(p);
 			return e;
 		}
 		if (t->t != TK_LBRACK)
-			return perr(p, "expected $SET or [list] after 'in', found %s",
-				    tok_desc(t, b, sizeof(b)));
-		struct setb *s = new_setb(p->b, "", kind_for_field(f));
+			return rl_perr(p, "expected $SET or [list] after 'in', found %s",
+				       rl_tok_desc(t, b, sizeof(b)));
+		struct setb *s = rl_new_setb(p->b, "", kind_for_field(f));
 		if (!s)
 			return -1;
-		struct setb **slot = vec_push(&p->b->anon, &p->b->nanon,
-					      &p->b->capanon, sizeof(*slot));
+		struct setb **slot = rl_vec_push(&p->b->anon, &p->b->nanon,
+						 &p->b->capanon, sizeof(*slot));
 		if (!slot) {
-			setb_free(s);
+			rl_setb_free(s);
 			p->b->nomem = 1;
 			return -1;
 		}
 		*slot = s;
 		p->b->rs->exprs[e].set = &s->s;
-		if (parse_items(p, s) == -1)
+		if (rl_parse_items(p, s) == -1)
 			return -1;
 		return e;
 	}
@@ -194,17 +194,17 @@ static int32_t parse_pred(struct parser *p)
 		{ "matches", EX_MATCH },
 	};
 	for (size_t i = 0; i < sizeof(strops) / sizeof(strops[0]); i++) {
-		if (!tok_is(&ot, strops[i].w))
+		if (!rl_tok_is(&ot, strops[i].w))
 			continue;
 		if (need_type(p, &ot, f, M_STR, strops[i].w))
 			return -1;
-		advance(p);
-		if ((e = new_expr(p, strops[i].op, &ft)) < 0)
+		rl_advance(p);
+		if ((e = rl_new_expr(p, strops[i].op, &ft)) < 0)
 			return -1;
 		p->b->rs->exprs[e].field = (uint16_t)f;
 		if (strops[i].op == EX_MATCH) {
-			lx_scan_regex(&p->lx, p->b->d, p->ar);
-			struct token *t = peek(p);
+			rl_lx_scan_regex(&p->lx, p->b->d, p->ar);
+			struct token *t = rl_peek(p);
 			if (t->t != TK_REGEX)
 				return -1;  /* reported by the lexer */
 			int ec;
@@ -218,15 +218,15 @@ static int32_t parse_pred(struct parser *p)
 				 * unless the pattern holds an escaped '/') */
 				struct token at = *t;
 				at.col += 1 + (uint32_t)eo;
-				perr_at(p, &at, "bad regular expression at offset %zu: %s",
-					(size_t)eo, (char *)m);
-				advance(p);
+				rl_perr_at(p, &at, "bad regular expression at offset %zu: %s",
+					   (size_t)eo, (char *)m);
+				rl_advance(p);
 				return -1;
 			}
 			pcre2_jit_compile(re, PCRE2_JIT_COMPLETE); /* else interpreted */
 			struct ruleset *rs = p->b->rs;
-			void **slot = vec_push(&rs->regexes, &rs->nregexes,
-					       &p->b->capregex, sizeof(void *));
+			void **slot = rl_vec_push(&rs->regexes, &rs->nregexes,
+						  &p->b->capregex, sizeof(void *));
 			if (!slot) {
 				pcre2_code_free(re);
 				p->b->nomem = 1;
@@ -234,32 +234,32 @@ static int32_t parse_pred(struct parser *p)
 			}
 			*slot = re;
 			rs->exprs[e].re = re;
-			advance(p);
+			rl_advance(p);
 			return e;
 		}
-		struct token *t = peek(p);
+		struct token *t = rl_peek(p);
 		if (t->t != TK_STR)
-			return perr(p, "expected a quoted string after '%s', found %s",
-				    strops[i].w, tok_desc(t, b, sizeof(b)));
+			return rl_perr(p, "expected a quoted string after '%s', found %s",
+				       strops[i].w, rl_tok_desc(t, b, sizeof(b)));
 		p->b->rs->exprs[e].lit.s.p = t->s;
 		p->b->rs->exprs[e].lit.s.n = t->sn;
-		advance(p);
+		rl_advance(p);
 		return e;
 	}
-	if (tok_is(&ot, "exists")) {
-		advance(p);
-		if ((e = new_expr(p, EX_EXISTS, &ft)) < 0)
+	if (rl_tok_is(&ot, "exists")) {
+		rl_advance(p);
+		if ((e = rl_new_expr(p, EX_EXISTS, &ft)) < 0)
 			return -1;
 		p->b->rs->exprs[e].field = (uint16_t)f;
 		return e;
 	}
 	/* a bare field: only a bool can stand alone */
 	if (field_table[f].type != FT_BOOL)
-		return perr_at(p, &ft, "field '%s' is %s %s: compare it "
-			       "(==, in, matches, ...)", field_table[f].name,
-			       field_table[f].type == FT_IP ? "an" : "a",
-			       field_type_name(field_table[f].type));
-	if ((e = new_expr(p, EX_TRUE, &ft)) < 0)
+		return rl_perr_at(p, &ft, "field '%s' is %s %s: compare it "
+				  "(==, in, matches, ...)", field_table[f].name,
+				  field_table[f].type == FT_IP ? "an" : "a",
+				  field_type_name(field_table[f].type));
+	if ((e = rl_new_expr(p, EX_TRUE, &ft)) < 0)
 		return -1;
 	p->b->rs->exprs[e].field = (uint16_t)f;
 	return e;
@@ -267,22 +267,22 @@ static int32_t parse_pred(struct parser *p)
 
 static int32_t parse_unary(struct parser *p)
 {
-	struct token t = *peek(p);
+	struct token t = *rl_peek(p);
 	if (++p->depth > 64) {
 		p->depth--;
-		return perr(p, "expression nested too deeply (64 levels)");
+		return rl_perr(p, "expression nested too deeply (64 levels)");
 	}
 	int32_t e;
-	if (tok_is(&t, "not")) {
-		advance(p);
+	if (rl_tok_is(&t, "not")) {
+		rl_advance(p);
 		int32_t c = parse_unary(p);
-		e = c < 0 ? -1 : new_expr(p, EX_NOT, &t);
+		e = c < 0 ? -1 : rl_new_expr(p, EX_NOT, &t);
 		if (e >= 0)
 			p->b->rs->exprs[e].l = c;
 	} else if (t.t == TK_LPAREN) {
-		advance(p);
-		e = parse_or(p);
-		if (e >= 0 && expect(p, TK_RPAREN, "')'"))
+		rl_advance(p);
+		e = rl_parse_or(p);
+		if (e >= 0 && rl_expect(p, TK_RPAREN, "')'"))
 			e = -1;
 	} else {
 		e = parse_pred(p);
@@ -295,14 +295,14 @@ static int32_t parse_binary(struct parser *p, int is_or)
 {
 	int32_t l = is_or ? parse_binary(p, 0) : parse_unary(p);
 	while (l >= 0) {
-		struct token t = *peek(p);
-		if (!tok_is(&t, is_or ? "or" : "and"))
+		struct token t = *rl_peek(p);
+		if (!rl_tok_is(&t, is_or ? "or" : "and"))
 			break;
-		advance(p);
+		rl_advance(p);
 		int32_t r = is_or ? parse_binary(p, 0) : parse_unary(p);
 		if (r < 0)
 			return -1;
-		int32_t e = new_expr(p, is_or ? EX_OR : EX_AND, &t);
+		int32_t e = rl_new_expr(p, is_or ? EX_OR : EX_AND, &t);
 		if (e < 0)
 			return -1;
 		p->b->rs->exprs[e].l = l;
@@ -312,7 +312,7 @@ static int32_t parse_binary(struct parser *p, int is_or)
 	return l;
 }
 
-int32_t parse_or(struct parser *p)
+int32_t rl_parse_or(struct parser *p)
 {
 	return parse_binary(p, 1);
 }

@@ -12,7 +12,8 @@
  *
  * Everything declared here runs at load time only (startup,
  * --check-rules, reload) and may allocate; what evaluation uses is public,
- * in rules.h.
+ * in rules.h. The functions are global symbols of the binary, so they all
+ * carry the rl_ prefix; everything else in rules_*.c is static.
  */
 #ifndef RW_RULES_INT_H
 #define RW_RULES_INT_H
@@ -25,20 +26,20 @@
 
 /* arena: strings and fixed-size pieces of one ruleset, freed at once;
  * memory comes back zeroed, NULL when out of memory */
-void *arena_alloc(struct arena **a, size_t n);
-char *arena_strndup(struct arena **a, const char *s, size_t n);
-void arena_free(struct arena *a);
+void *rl_arena_alloc(struct arena **a, size_t n);
+char *rl_arena_strndup(struct arena **a, const char *s, size_t n);
+void rl_arena_free(struct arena *a);
 
 /* growable array: *arr of *n elements, *cap allocated; returns the new
  * (zeroed) element or NULL */
-void *vec_push(void *arrp, int *n, int *cap, size_t elsz);
+void *rl_vec_push(void *arrp, int *n, int *cap, size_t elsz);
 
 void __attribute__((format(printf, 2, 3)))
-diag_warn(struct rule_diags *d, const char *fmt, ...);
+rl_diag_warn(struct rule_diags *d, const char *fmt, ...);
 /* an error: "file:line:col: message" */
 void __attribute__((format(printf, 5, 6)))
-diag_at(struct rule_diags *d, const char *file, uint32_t line, uint32_t col,
-	const char *fmt, ...);
+rl_diag_at(struct rule_diags *d, const char *file, uint32_t line, uint32_t col,
+	   const char *fmt, ...);
 
 /* name -> index map (set names, rule ids): load time must stay linear in
  * the file size even for hostile files */
@@ -49,10 +50,10 @@ struct namemap {
 };
 
 /* the index, or -1 */
-int namemap_get(const struct namemap *m, const char *name);
+int rl_namemap_get(const struct namemap *m, const char *name);
 /* 0, -EEXIST (the existing index in *old), -ENOMEM */
-int namemap_put(struct namemap *m, const char *name, int idx, int *old);
-void namemap_free(struct namemap *m);
+int rl_namemap_put(struct namemap *m, const char *name, int idx, int *old);
+void rl_namemap_free(struct namemap *m);
 
 /* ---- rules_sets.c ---- */
 
@@ -66,21 +67,21 @@ struct setb {
 	int file_defined;
 };
 
-void setb_free(struct setb *b);
+void rl_setb_free(struct setb *b);
 /* empty it (a built-in's defaults replaced, a --set value) */
-void setb_clear(struct setb *b);
+void rl_setb_clear(struct setb *b);
 /* add one item as written, parsed for b's kind: 0, -ENOMEM, or -EINVAL
  * with *why saying what is wrong */
-int set_add_item(struct setb *b, struct arena **ar, const char *s,
-		 size_t n, const char **why);
+int rl_set_add_item(struct setb *b, struct arena **ar, const char *s,
+		    size_t n, const char **why);
 /* sort and merge intervals, build the string hash: 0 or -ENOMEM */
-int set_finalize(struct setb *b);
-const char *kind_name(enum set_kind k);
+int rl_set_finalize(struct setb *b);
+const char *rl_kind_name(enum set_kind k);
 /* an IPv4 or IPv6 address (no prefix): 0 or -EINVAL */
-int ip_parse(const char *s, size_t n, struct rule_ip *ip);
+int rl_ip_parse(const char *s, size_t n, struct rule_ip *ip);
 /* decimal digits only, at most 18, in [min, max]: 0, -EINVAL, -ERANGE */
-int parse_i64(const char *s, size_t n, int64_t min, int64_t max,
-	      int64_t *out);
+int rl_parse_i64(const char *s, size_t n, int64_t min, int64_t max,
+		 int64_t *out);
 
 /* ---- rules_lex.c ---- */
 
@@ -110,22 +111,24 @@ struct lexer {
 };
 
 /* the next token into lx->tok; errors reported to d */
-void lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar);
+void rl_lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar);
 /* /pattern/flags into lx->tok (TK_REGEX, flags as PCRE2 options), read
  * right after "matches", and made the current token (lx->have); when no
  * '/' follows, the error is reported and the token there is left to be
  * scanned again for the parser's resync */
-void lx_scan_regex(struct lexer *lx, struct rule_diags *d,
-		   struct arena **ar);
+void rl_lx_scan_regex(struct lexer *lx, struct rule_diags *d,
+		      struct arena **ar);
 
-/* ---- build state (across all files of one load) ---- */
+/* ---- build state (across all files of one load; rules_load.c owns it) ---- */
 
+/* a field a rule reads, checked against the rule's triggers */
 struct field_use {
 	uint16_t field;
 	uint32_t line, col;
 	const char *file;
 };
 
+/* "in $NAME": resolved once every file and --set value is in */
 struct set_ref {
 	int32_t expr;
 	const char *name;
@@ -133,6 +136,7 @@ struct set_ref {
 	uint32_t line, col;
 };
 
+/* "after NAME ...": resolved by the checker (the rule may come later) */
 struct after_ref {
 	int rule;
 	const char *name;      /* A's id */
@@ -142,6 +146,7 @@ struct after_ref {
 	uint64_t window_us;
 };
 
+/* what the build keeps per rule beside struct rule */
 struct rule_aux {
 	uint32_t col;
 	struct field_use *uses;
@@ -179,50 +184,50 @@ struct parser {
 /* ---- rules_parse.c ---- */
 
 /* the current token (scanned on first look) */
-struct token *peek(struct parser *p);
+struct token *rl_peek(struct parser *p);
 /* consume the current token */
-void advance(struct parser *p);
+void rl_advance(struct parser *p);
 /* t is the word w */
-int tok_is(struct token *t, const char *w);
+int rl_tok_is(struct token *t, const char *w);
 /* t as quoted in messages ('text', at most 40 bytes, or "end of file") */
-const char *tok_desc(struct token *t, char *buf, size_t cap);
+const char *rl_tok_desc(struct token *t, char *buf, size_t cap);
 /* an error at the current token (silent if the lexer already reported
  * it) or at t; both return -1 */
 int __attribute__((format(printf, 2, 3)))
-perr(struct parser *p, const char *fmt, ...);
+rl_perr(struct parser *p, const char *fmt, ...);
 int __attribute__((format(printf, 3, 4)))
-perr_at(struct parser *p, const struct token *t, const char *fmt, ...);
+rl_perr_at(struct parser *p, const struct token *t, const char *fmt, ...);
 /* consume a token of type t, or report "expected WHAT" and return -1 */
-int expect(struct parser *p, enum tok t, const char *what);
+int rl_expect(struct parser *p, enum tok t, const char *what);
 /* remember that the rule being parsed reads field (checked against its
  * triggers once the rule is complete) */
-void use_field(struct parser *p, int field, const struct token *t);
+void rl_use_field(struct parser *p, int field, const struct token *t);
 /* a field name: its id, or -1 (reported) */
-int parse_field(struct parser *p);
+int rl_parse_field(struct parser *p);
 /* a decimal number in [min, max]: 0 or -1 (reported) */
-int parse_int_tok(struct parser *p, int64_t min, int64_t max,
-		  int64_t *out, const char *what);
+int rl_parse_int_tok(struct parser *p, int64_t min, int64_t max,
+		     int64_t *out, const char *what);
 /* "[" item, ... "]" into s: 0; -2 when some items were bad but the list
  * is well-formed; -1 on a syntax error */
-int parse_items(struct parser *p, struct setb *s);
+int rl_parse_items(struct parser *p, struct setb *s);
 /* parse one file into the build (errors to B->d) */
-void parse_file(struct build *B, struct arena **ar, const char *file,
-		const char *text, size_t len);
+void rl_parse_file(struct build *B, struct arena **ar, const char *file,
+		   const char *text, size_t len);
 
 /* ---- rules_expr.c ---- */
 
 /* a new node at the end of the expression array: its index, or -1 */
-int32_t new_expr(struct parser *p, int op, const struct token *at);
+int32_t rl_new_expr(struct parser *p, int op, const struct token *at);
 /* an expression ("or" is the loosest operator): its root, or -1 */
-int32_t parse_or(struct parser *p);
+int32_t rl_parse_or(struct parser *p);
 
 /* ---- rules_load.c: the build's sets ---- */
 
 /* a set for the build; NULL (b->nomem set) when out of memory */
-struct setb *new_setb(struct build *b, const char *name, enum set_kind kind);
+struct setb *rl_new_setb(struct build *b, const char *name, enum set_kind kind);
 /* the named set, or NULL */
-struct setb *find_set(struct build *B, const char *name);
+struct setb *rl_find_set(struct build *B, const char *name);
 /* append a named set; 0 or -ENOMEM (B->nomem set) */
-int add_set(struct build *B, struct setb *s);
+int rl_add_set(struct build *B, struct setb *s);
 
 #endif

@@ -52,7 +52,7 @@ static int hexval(int c)
 	return -1;
 }
 
-void lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar)
+void rl_lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar)
 {
 	struct token *t = &lx->tok;
 	lx_skip_ws(lx);
@@ -72,13 +72,13 @@ void lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar)
 		while (end < lx->len && lx->src[end] != '"' &&
 		       lx->src[end] != '\n')
 			end += lx->src[end] == '\\' ? 2 : 1;
-		char *out = arena_alloc(ar, end - lx->pos + 1);
+		char *out = rl_arena_alloc(ar, end - lx->pos + 1);
 		size_t on = 0;
 		lx_adv(lx);
 		for (;;) {
 			if (lx->pos >= lx->len || lx->src[lx->pos] == '\n') {
-				diag_at(d, lx->file, t->line, t->col,
-					"unterminated string");
+				rl_diag_at(d, lx->file, t->line, t->col,
+					   "unterminated string");
 				t->t = TK_ERR;
 				goto done;
 			}
@@ -102,8 +102,8 @@ void lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar)
 					int h1 = lx->pos < lx->len ? hexval(lx->src[lx->pos]) : -1;
 					int h2 = lx->pos + 1 < lx->len ? hexval(lx->src[lx->pos + 1]) : -1;
 					if (h1 < 0 || h2 < 0) {
-						diag_at(d, lx->file, el, ec,
-							"bad \\x escape (expected two hex digits)");
+						rl_diag_at(d, lx->file, el, ec,
+							   "bad \\x escape (expected two hex digits)");
 						t->t = TK_ERR;
 						ch = '?';
 						break;
@@ -114,9 +114,9 @@ void lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar)
 					break;
 				}
 				default:
-					diag_at(d, lx->file, el, ec,
-						"unknown escape '\\%c' in string",
-						isprint((unsigned char)e) ? e : '?');
+					rl_diag_at(d, lx->file, el, ec,
+						   "unknown escape '\\%c' in string",
+						   isprint((unsigned char)e) ? e : '?');
 					t->t = TK_ERR;
 					ch = e;
 				}
@@ -147,8 +147,8 @@ void lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar)
 			lx_adv(lx);
 		t->t = TK_VAR;
 		if (lx->pos - start == 1) {
-			diag_at(d, lx->file, t->line, t->col,
-				"expected a set name after '$'");
+			rl_diag_at(d, lx->file, t->line, t->col,
+				   "expected a set name after '$'");
 			t->t = TK_ERR;
 		}
 		goto done;
@@ -175,8 +175,8 @@ void lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar)
 			lx_adv(lx);
 			t->t = TK_EQ;
 		} else {
-			diag_at(d, lx->file, t->line, t->col,
-				"'=' is not an operator here (did you mean '=='?)");
+			rl_diag_at(d, lx->file, t->line, t->col,
+				   "'=' is not an operator here (did you mean '=='?)");
 			t->t = TK_ERR;
 		}
 		break;
@@ -185,8 +185,8 @@ void lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar)
 			lx_adv(lx);
 			t->t = TK_NE;
 		} else {
-			diag_at(d, lx->file, t->line, t->col,
-				"unexpected '!' (use 'not' or '!=')");
+			rl_diag_at(d, lx->file, t->line, t->col,
+				   "unexpected '!' (use 'not' or '!=')");
 			t->t = TK_ERR;
 		}
 		break;
@@ -207,8 +207,8 @@ void lx_scan(struct lexer *lx, struct rule_diags *d, struct arena **ar)
 		}
 		break;
 	default:
-		diag_at(d, lx->file, t->line, t->col,
-			isprint((unsigned char)c) ? "unexpected character '%c'"
+		rl_diag_at(d, lx->file, t->line, t->col,
+			   isprint((unsigned char)c) ? "unexpected character '%c'"
 						  : "unexpected byte 0x%02x",
 			isprint((unsigned char)c) ? c : (unsigned char)c);
 		t->t = TK_ERR;
@@ -218,8 +218,8 @@ done:
 }
 
 /* /pattern/flags, read right after "matches" (so '/' is not a word) */
-void lx_scan_regex(struct lexer *lx, struct rule_diags *d,
-		   struct arena **ar)
+void rl_lx_scan_regex(struct lexer *lx, struct rule_diags *d,
+		      struct arena **ar)
 {
 	struct token *t = &lx->tok;
 	lx_skip_ws(lx);
@@ -229,8 +229,8 @@ void lx_scan_regex(struct lexer *lx, struct rule_diags *d,
 	t->p = lx->src + lx->pos;
 	lx->have = 1;
 	if (lx->pos >= lx->len || lx->src[lx->pos] != '/') {
-		diag_at(d, lx->file, t->line, t->col,
-			"expected a regular expression /.../ after 'matches'");
+		rl_diag_at(d, lx->file, t->line, t->col,
+			   "expected a regular expression /.../ after 'matches'");
 		t->t = TK_ERR;
 		/* leave the offending token for the parser's resync */
 		lx->have = 0;
@@ -240,12 +240,12 @@ void lx_scan_regex(struct lexer *lx, struct rule_diags *d,
 	size_t end = lx->pos;
 	while (end < lx->len && lx->src[end] != '/' && lx->src[end] != '\n')
 		end += lx->src[end] == '\\' ? 2 : 1;
-	char *out = arena_alloc(ar, end - lx->pos + 1);
+	char *out = rl_arena_alloc(ar, end - lx->pos + 1);
 	size_t on = 0;
 	for (;;) {
 		if (lx->pos >= lx->len || lx->src[lx->pos] == '\n') {
-			diag_at(d, lx->file, t->line, t->col,
-				"unterminated regular expression");
+			rl_diag_at(d, lx->file, t->line, t->col,
+				   "unterminated regular expression");
 			t->t = TK_ERR;
 			t->n = (size_t)(lx->src + lx->pos - t->p);
 			return;
@@ -271,8 +271,8 @@ void lx_scan_regex(struct lexer *lx, struct rule_diags *d,
 		else if (f == 'm') fl |= PCRE2_MULTILINE;
 		else if (f == 'x') fl |= PCRE2_EXTENDED;
 		else {
-			diag_at(d, lx->file, lx->line, lx->col,
-				"unknown regex flag '%c' (i, s, m, x)", f);
+			rl_diag_at(d, lx->file, lx->line, lx->col,
+				   "unknown regex flag '%c' (i, s, m, x)", f);
 			t->t = TK_ERR;
 		}
 		lx_adv(lx);

@@ -29,8 +29,8 @@
 /* the build's sets */
 
 /* a set for the build; NULL (B->nomem set) when out of memory */
-struct setb *new_setb(struct build *b, const char *name,
-		      enum set_kind kind)
+struct setb *rl_new_setb(struct build *b, const char *name,
+			 enum set_kind kind)
 {
 	struct setb *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -42,18 +42,18 @@ struct setb *new_setb(struct build *b, const char *name,
 	return s;
 }
 
-struct setb *find_set(struct build *B, const char *name)
+struct setb *rl_find_set(struct build *B, const char *name)
 {
-	int i = namemap_get(&B->setmap, name);
+	int i = rl_namemap_get(&B->setmap, name);
 	return i < 0 ? NULL : B->sets[i];
 }
 
 /* append a named set; 0 or -ENOMEM (B->nomem set) */
-int add_set(struct build *B, struct setb *s)
+int rl_add_set(struct build *B, struct setb *s)
 {
-	struct setb **slot = vec_push(&B->sets, &B->nsets, &B->capsets,
-				      sizeof(*slot));
-	if (!slot || namemap_put(&B->setmap, s->s.name, B->nsets - 1, NULL)) {
+	struct setb **slot = rl_vec_push(&B->sets, &B->nsets, &B->capsets,
+					 sizeof(*slot));
+	if (!slot || rl_namemap_put(&B->setmap, s->s.name, B->nsets - 1, NULL)) {
 		if (slot)
 			B->nsets--;
 		B->nomem = 1;
@@ -113,22 +113,22 @@ static int set_fill_text(struct build *B, struct arena **ar, struct setb *s,
 			q--;
 		if (q > p) {
 			const char *why = NULL;
-			int r = set_add_item(s, ar, p, (size_t)(q - p), &why);
+			int r = rl_set_add_item(s, ar, p, (size_t)(q - p), &why);
 			if (r == -ENOMEM) {
 				B->nomem = 1;
 				return -1;
 			}
 			if (r) {
-				diag_at(B->d, file, (uint32_t)line,
-					col0 + (uint32_t)(p - text),
-					"'%.*s' in set %s: %s", (int)(q - p), p,
-					s->s.name, why);
+				rl_diag_at(B->d, file, (uint32_t)line,
+					   col0 + (uint32_t)(p - text),
+					   "'%.*s' in set %s: %s", (int)(q - p), p,
+					   s->s.name, why);
 				rc = -1;
 			}
 		} else if (*e == ',') {
-			diag_at(B->d, file, (uint32_t)line,
-				col0 + (uint32_t)(p - text),
-				"empty item in set %s", s->s.name);
+			rl_diag_at(B->d, file, (uint32_t)line,
+				   col0 + (uint32_t)(p - text),
+				   "empty item in set %s", s->s.name);
 			rc = -1;
 		}
 		if (!*e)
@@ -195,7 +195,7 @@ static void ruleset_free(struct ruleset *rs)
 		pcre2_code_free(rs->regexes[i]);
 	free(rs->regexes);
 	for (int i = 0; i < rs->nsets; i++)
-		setb_free((struct setb *)rs->sets[i]);
+		rl_setb_free((struct setb *)rs->sets[i]);
 	free(rs->sets);
 	for (int i = 0; i < TRIG__COUNT; i++) {
 		free(rs->by_trigger[i]);
@@ -205,7 +205,7 @@ static void ruleset_free(struct ruleset *rs)
 	free(rs->rules);
 	free(rs->exprs);
 	free(rs->specs);
-	arena_free(rs->arena);
+	rl_arena_free(rs->arena);
 	free(rs);
 }
 
@@ -340,15 +340,15 @@ static void finalize(struct build *B)
 	/* config and --set values, in order (the last one wins) */
 	/* sets */
 	for (int i = 0; i < B->nsets; i++)
-		if (set_finalize(B->sets[i]))
+		if (rl_set_finalize(B->sets[i]))
 			B->nomem = 1;
 	for (int i = 0; i < B->nanon; i++)
-		if (set_finalize(B->anon[i]))
+		if (rl_set_finalize(B->anon[i]))
 			B->nomem = 1;
 	/* set references */
 	for (int i = 0; i < B->nrefs; i++) {
 		struct set_ref *r = &B->refs[i];
-		struct setb *s = find_set(B, r->name);
+		struct setb *s = rl_find_set(B, r->name);
 		struct rule_expr *e = &rs->exprs[r->expr];
 		if (!s) {
 			char known[512];
@@ -357,16 +357,16 @@ static void finalize(struct build *B)
 				o += (size_t)snprintf(known + o, sizeof(known) - o,
 						      "%s%s", j ? ", " : "",
 						      B->sets[j]->s.name);
-			diag_at(B->d, r->file, r->line, r->col,
-				"unknown set '$%s' (known: %s)", r->name, known);
+			rl_diag_at(B->d, r->file, r->line, r->col,
+				   "unknown set '$%s' (known: %s)", r->name, known);
 			continue;
 		}
 		if (!kind_fits(s->s.kind, e->field)) {
-			diag_at(B->d, r->file, r->line, r->col,
-				"set '$%s' is a %s set: it cannot hold %s field '%s'",
-				r->name, kind_name(s->s.kind),
-				field_type_name(field_table[e->field].type),
-				field_table[e->field].name);
+			rl_diag_at(B->d, r->file, r->line, r->col,
+				   "set '$%s' is a %s set: it cannot hold %s field '%s'",
+				   r->name, rl_kind_name(s->s.kind),
+				   field_type_name(field_table[e->field].type),
+				   field_table[e->field].name);
 			continue;
 		}
 		e->set = &s->s;
@@ -375,23 +375,23 @@ static void finalize(struct build *B)
 	struct namemap ids = { 0 };
 	for (int i = 0; i < rs->nrules; i++) {
 		int first = -1;
-		int rc = namemap_put(&ids, rs->rules[i].id, i, &first);
+		int rc = rl_namemap_put(&ids, rs->rules[i].id, i, &first);
 		if (rc == -ENOMEM) {
 			B->nomem = 1;
-			namemap_free(&ids);
+			rl_namemap_free(&ids);
 			return;
 		}
 		if (rc == -EEXIST)
-			diag_at(B->d, rs->rules[i].file, rs->rules[i].line,
-				B->aux[i].col,
-				"duplicate rule id '%s' (first at %s:%u)",
-				rs->rules[i].id, rs->rules[first].file,
-				rs->rules[first].line);
+			rl_diag_at(B->d, rs->rules[i].file, rs->rules[i].line,
+				   B->aux[i].col,
+				   "duplicate rule id '%s' (first at %s:%u)",
+				   rs->rules[i].id, rs->rules[first].file,
+				   rs->rules[first].line);
 	}
 	uint64_t *bysid = malloc(sizeof(uint64_t) * (size_t)(rs->nrules + 1));
 	if (!bysid) {
 		B->nomem = 1;
-		namemap_free(&ids);
+		rl_namemap_free(&ids);
 		return;
 	}
 	for (int i = 0; i < rs->nrules; i++)
@@ -407,10 +407,10 @@ static void finalize(struct build *B)
 		}
 		if (!sid)
 			continue;  /* "no sid" is reported per rule */
-		diag_at(B->d, rs->rules[j].file, rs->rules[j].line, B->aux[j].col,
-			"duplicate sid %u in rule '%s' (also rule '%s' at %s:%u)",
-			sid, rs->rules[j].id, rs->rules[first].id,
-			rs->rules[first].file, rs->rules[first].line);
+		rl_diag_at(B->d, rs->rules[j].file, rs->rules[j].line, B->aux[j].col,
+			   "duplicate sid %u in rule '%s' (also rule '%s' at %s:%u)",
+			   sid, rs->rules[j].id, rs->rules[first].id,
+			   rs->rules[first].file, rs->rules[first].line);
 	}
 	free(bysid);
 	/* correlation specs */
@@ -418,35 +418,35 @@ static void finalize(struct build *B)
 		rs->specs = calloc((size_t)B->nafters, sizeof(*rs->specs));
 		if (!rs->specs) {
 			B->nomem = 1;
-			namemap_free(&ids);
+			rl_namemap_free(&ids);
 			return;
 		}
 	}
 	for (int i = 0; i < B->nafters; i++) {
 		struct after_ref *a = &B->afters[i];
-		int ai = namemap_get(&ids, a->name);
+		int ai = rl_namemap_get(&ids, a->name);
 		if (ai < 0) {
-			diag_at(B->d, a->file, a->line, a->col,
-				"'after' names unknown rule '%s'", a->name);
+			rl_diag_at(B->d, a->file, a->line, a->col,
+				   "'after' names unknown rule '%s'", a->name);
 			continue;
 		}
 		if (ai == a->rule) {
-			diag_at(B->d, a->file, a->line, a->col,
-				"rule '%s' cannot come 'after' itself", a->name);
+			rl_diag_at(B->d, a->file, a->line, a->col,
+				   "rule '%s' cannot come 'after' itself", a->name);
 			continue;
 		}
 		struct rule *ra = &rs->rules[ai], *rb = &rs->rules[a->rule];
 		if (ra->action == RA_PASS) {
-			diag_at(B->d, a->file, a->line, a->col,
-				"'after %s': a pass rule never records a match",
-				a->name);
+			rl_diag_at(B->d, a->file, a->line, a->col,
+				   "'after %s': a pass rule never records a match",
+				   a->name);
 			continue;
 		}
 		for (int k = 0; k < a->ak.n; k++)
 			if (ra->triggers && !(field_table[a->ak.f[k]].triggers & ra->triggers))
-				diag_at(B->d, a->file, a->line, a->col,
-					"key field '%s' is not known on the triggers of rule '%s'",
-					field_table[a->ak.f[k]].name, ra->id);
+				rl_diag_at(B->d, a->file, a->line, a->col,
+					   "key field '%s' is not known on the triggers of rule '%s'",
+					   field_table[a->ak.f[k]].name, ra->id);
 		struct corr_spec *s = &rs->specs[rs->nspecs];
 		s->a = ai;
 		s->b = a->rule;
@@ -455,10 +455,10 @@ static void finalize(struct build *B)
 		s->window_us = a->window_us;
 		s->id = spec_id(ra->sid, rb->sid);
 		rb->after = rs->nspecs;
-		int *rem = arena_alloc(ar, sizeof(int) * (size_t)(ra->nremember + 1));
+		int *rem = rl_arena_alloc(ar, sizeof(int) * (size_t)(ra->nremember + 1));
 		if (!rem) {
 			B->nomem = 1;
-			namemap_free(&ids);
+			rl_namemap_free(&ids);
 			return;
 		}
 		if (ra->nremember)
@@ -467,7 +467,7 @@ static void finalize(struct build *B)
 		ra->remember = rem;
 		rs->nspecs++;
 	}
-	namemap_free(&ids);
+	rl_namemap_free(&ids);
 	/* trigger index: pass rules first (they decide whether the others
 	 * run), then the file order */
 	for (int t = 0; t < TRIG__COUNT; t++) {
@@ -513,7 +513,7 @@ static void apply_vars(struct build *B, const struct rule_vars *vars)
 		return;
 	for (int i = 0; i < vars->n; i++) {
 		const struct rule_var *v = &vars->v[i];
-		struct setb *s = find_set(B, v->name);
+		struct setb *s = rl_find_set(B, v->name);
 		if (!s) {
 			char known[512];
 			size_t o = 0;
@@ -521,11 +521,11 @@ static void apply_vars(struct build *B, const struct rule_vars *vars)
 				o += (size_t)snprintf(known + o, sizeof(known) - o,
 						      "%s%s", j ? ", " : "",
 						      B->sets[j]->s.name);
-			diag_at(B->d, v->file, (uint32_t)v->line, 1,
-				"unknown set '%s' (known: %s)", v->name, known);
+			rl_diag_at(B->d, v->file, (uint32_t)v->line, 1,
+				   "unknown set '%s' (known: %s)", v->name, known);
 			continue;
 		}
-		setb_clear(s);
+		rl_setb_clear(s);
 		set_fill_text(B, &B->rs->arena, s, v->values, v->file, v->line,
 			      (uint32_t)strlen(v->name) + 2);
 	}
@@ -537,9 +537,9 @@ static void build_free(struct build *B)
 		free(B->aux[i].uses);
 	free(B->aux);
 	for (int i = 0; i < B->nsets; i++)
-		setb_free(B->sets[i]);
+		rl_setb_free(B->sets[i]);
 	free(B->sets);
-	namemap_free(&B->setmap);
+	rl_namemap_free(&B->setmap);
 	free(B->refs);
 	free(B->afters);
 	free(B->anon); /* the anonymous sets themselves: see ruleset_load_sources */
@@ -563,9 +563,9 @@ struct ruleset *ruleset_load_sources(const struct rule_source *src, int n,
 	atomic_init(&B.rs->refs, 1);
 	struct arena **ar = &B.rs->arena;
 	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
-		struct setb *s = new_setb(&B, builtins[i].name, builtins[i].kind);
-		if (!s || add_set(&B, s)) {
-			setb_free(s);
+		struct setb *s = rl_new_setb(&B, builtins[i].name, builtins[i].kind);
+		if (!s || rl_add_set(&B, s)) {
+			rl_setb_free(s);
 			B.nomem = 1;
 			break;
 		}
@@ -574,7 +574,7 @@ struct ruleset *ruleset_load_sources(const struct rule_source *src, int n,
 		set_fill_text(&B, ar, s, builtins[i].defaults, "(built-in)", 0, 1);
 	}
 	for (int i = 0; i < n && !B.nomem; i++)
-		parse_file(&B, ar, src[i].name, src[i].text, src[i].len);
+		rl_parse_file(&B, ar, src[i].name, src[i].text, src[i].len);
 	if (!B.nomem)
 		apply_vars(&B, vars);
 	if (!B.nomem)
@@ -586,7 +586,7 @@ struct ruleset *ruleset_load_sources(const struct rule_source *src, int n,
 		if (!ns) {
 			B.nomem = 1;
 			for (int i = 0; i < B.nanon; i++)
-				setb_free(B.anon[i]);
+				rl_setb_free(B.anon[i]);
 		} else {
 			B.rs->sets = ns;
 			for (int i = 0; i < B.nanon; i++)
@@ -598,11 +598,11 @@ struct ruleset *ruleset_load_sources(const struct rule_source *src, int n,
 		for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
 			const struct rule_set *s = ruleset_set(B.rs, builtins[i].name);
 			if (s && builtins[i].warn && !s->nitems)
-				diag_warn(d, "warning: %s", builtins[i].warn);
+				rl_diag_warn(d, "warning: %s", builtins[i].warn);
 		}
 	}
 	if (B.nomem)
-		diag_warn(d, "error: out of memory while loading rules");
+		rl_diag_warn(d, "error: out of memory while loading rules");
 	struct ruleset *rs = B.rs;
 	int failed = B.nomem || d->nerrors != err0;
 	if (B.nomem)
@@ -661,14 +661,14 @@ struct ruleset *ruleset_load(const char *path, const struct rule_vars *vars,
 	struct rule_source *src = NULL;
 	int nsrc = 0, failed = 0;
 	if (stat(path, &st) < 0) {
-		diag_at(d, path, 0, 0, "cannot open: %s", strerror(errno));
+		rl_diag_at(d, path, 0, 0, "cannot open: %s", strerror(errno));
 		return NULL;
 	}
 	if (S_ISDIR(st.st_mode)) {
 		DIR *dir = opendir(path);
 		if (!dir) {
-			diag_at(d, path, 0, 0, "cannot open directory: %s",
-				strerror(errno));
+			rl_diag_at(d, path, 0, 0, "cannot open directory: %s",
+				   strerror(errno));
 			return NULL;
 		}
 		struct dirent *de;
@@ -677,7 +677,7 @@ struct ruleset *ruleset_load(const char *path, const struct rule_vars *vars,
 			if (l < 7 || strcmp(de->d_name + l - 6, ".rules") ||
 			    de->d_name[0] == '.')
 				continue;
-			char **slot = vec_push(&names, &nn, &capn, sizeof(char *));
+			char **slot = rl_vec_push(&names, &nn, &capn, sizeof(char *));
 			if (!slot || asprintf(slot, "%s/%s", path, de->d_name) < 0) {
 				if (slot)
 					nn--;
@@ -688,9 +688,9 @@ struct ruleset *ruleset_load(const char *path, const struct rule_vars *vars,
 		closedir(dir);
 		qsort(names, (size_t)nn, sizeof(char *), cmp_str);
 		if (!nn && !failed)
-			diag_warn(d, "warning: %s: no *.rules files", path);
+			rl_diag_warn(d, "warning: %s: no *.rules files", path);
 	} else {
-		char **slot = vec_push(&names, &nn, &capn, sizeof(char *));
+		char **slot = rl_vec_push(&names, &nn, &capn, sizeof(char *));
 		if (!slot || !(*slot = strdup(path))) {
 			if (slot)
 				nn--;
@@ -705,8 +705,8 @@ struct ruleset *ruleset_load(const char *path, const struct rule_vars *vars,
 		size_t len = 0;
 		int rc = read_file(names[i], &text, &len);
 		if (rc) {
-			diag_at(d, names[i], 0, 0, "cannot read: %s%s",
-				strerror(-rc), rc == -EFBIG ? " (over 4 MiB)" : "");
+			rl_diag_at(d, names[i], 0, 0, "cannot read: %s%s",
+				   strerror(-rc), rc == -EFBIG ? " (over 4 MiB)" : "");
 			failed = 1;
 			continue;
 		}
@@ -720,8 +720,8 @@ struct ruleset *ruleset_load(const char *path, const struct rule_vars *vars,
 	/* rules keep file names: copy them into the ruleset's arena */
 	if (rs) {
 		for (int i = 0; i < rs->nrules; i++) {
-			char *c = arena_strndup(&rs->arena, rs->rules[i].file,
-						strlen(rs->rules[i].file));
+			char *c = rl_arena_strndup(&rs->arena, rs->rules[i].file,
+						   strlen(rs->rules[i].file));
 			if (c)
 				rs->rules[i].file = c;
 		}

@@ -35,7 +35,7 @@ static uint64_t hash_rev_ci(const char *p, size_t n)
 /* ------------------------------------------------------------------ */
 /* sets */
 
-void setb_free(struct setb *b)
+void rl_setb_free(struct setb *b)
 {
 	if (!b)
 		return;
@@ -49,7 +49,7 @@ void setb_free(struct setb *b)
 	free(b);
 }
 
-void setb_clear(struct setb *b)
+void rl_setb_clear(struct setb *b)
 {
 	b->s.n4 = b->s.n6 = b->s.nints = b->s.nstrs = b->s.nitems = 0;
 }
@@ -67,7 +67,7 @@ static int grow(void **arr, uint32_t n, uint32_t *cap, size_t el)
 	return 0;
 }
 
-int ip_parse(const char *s, size_t n, struct rule_ip *ip)
+int rl_ip_parse(const char *s, size_t n, struct rule_ip *ip)
 {
 	char tmp[64];
 	if (n == 0 || n >= sizeof(tmp))
@@ -101,7 +101,7 @@ static int set_add_cidr(struct setb *b, const char *s, size_t n,
 	const char *slash = memchr(s, '/', n);
 	size_t an = slash ? (size_t)(slash - s) : n;
 	struct rule_ip ip;
-	if (ip_parse(s, an, &ip) < 0) {
+	if (rl_ip_parse(s, an, &ip) < 0) {
 		*why = "not an IPv4 or IPv6 address";
 		return -EINVAL;
 	}
@@ -153,7 +153,7 @@ static int set_add_cidr(struct setb *b, const char *s, size_t n,
 	return 0;
 }
 
-int parse_i64(const char *s, size_t n, int64_t min, int64_t max,
+int rl_parse_i64(const char *s, size_t n, int64_t min, int64_t max,
 		     int64_t *out)
 {
 	if (n == 0 || n > 18)
@@ -177,14 +177,14 @@ static int set_add_int(struct setb *b, const char *s, size_t n,
 	const char *dash = memchr(s, '-', n);
 	int64_t lo, hi;
 	if (dash) {
-		if (parse_i64(s, (size_t)(dash - s), 0, INT32_MAX, &lo) ||
-		    parse_i64(dash + 1, (size_t)(s + n - dash - 1), 0,
-			      INT32_MAX, &hi) || hi < lo) {
+		if (rl_parse_i64(s, (size_t)(dash - s), 0, INT32_MAX, &lo) ||
+		    rl_parse_i64(dash + 1, (size_t)(s + n - dash - 1), 0,
+				 INT32_MAX, &hi) || hi < lo) {
 			*why = "bad range (expected N-M with N <= M)";
 			return -EINVAL;
 		}
 	} else {
-		if (parse_i64(s, n, 0, INT32_MAX, &lo)) {
+		if (rl_parse_i64(s, n, 0, INT32_MAX, &lo)) {
 			*why = "not a number";
 			return -EINVAL;
 		}
@@ -224,7 +224,7 @@ static int set_add_str(struct setb *b, struct arena **ar, const char *s,
 	if (!nl)
 		return -ENOMEM;
 	b->s.lens = nl;
-	char *c = arena_strndup(ar, s, n);
+	char *c = rl_arena_strndup(ar, s, n);
 	if (!c)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
@@ -236,7 +236,7 @@ static int set_add_str(struct setb *b, struct arena **ar, const char *s,
 	return 0;
 }
 
-int set_add_item(struct setb *b, struct arena **ar, const char *s,
+int rl_set_add_item(struct setb *b, struct arena **ar, const char *s,
 			size_t n, const char **why)
 {
 	switch (b->s.kind) {
@@ -275,7 +275,7 @@ static int cmp_int(const void *x, const void *y)
 }
 
 /* Sort and merge intervals, build the string hash. */
-int set_finalize(struct setb *b)
+int rl_set_finalize(struct setb *b)
 {
 	struct rule_set *s = &b->s;
 	if (s->n4) {
@@ -445,7 +445,7 @@ int rule_set_has_int(const struct rule_set *s, int64_t v)
 	return lo > 0 && v <= s->ints[lo - 1].hi;
 }
 
-const char *kind_name(enum set_kind k)
+const char *rl_kind_name(enum set_kind k)
 {
 	switch (k) {
 	case SET_CIDR: return "cidr";

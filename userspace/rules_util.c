@@ -21,7 +21,7 @@ struct arena {
 	_Alignas(16) unsigned char data[];
 };
 
-void *arena_alloc(struct arena **a, size_t n)
+void *rl_arena_alloc(struct arena **a, size_t n)
 {
 	n = (n + 15) & ~(size_t)15;
 	if (!*a || (*a)->used + n > (*a)->cap) {
@@ -40,9 +40,9 @@ void *arena_alloc(struct arena **a, size_t n)
 	return p;
 }
 
-char *arena_strndup(struct arena **a, const char *s, size_t n)
+char *rl_arena_strndup(struct arena **a, const char *s, size_t n)
 {
-	char *p = arena_alloc(a, n + 1);
+	char *p = rl_arena_alloc(a, n + 1);
 	if (p) {
 		memcpy(p, s, n);
 		p[n] = 0;
@@ -50,7 +50,7 @@ char *arena_strndup(struct arena **a, const char *s, size_t n)
 	return p;
 }
 
-void arena_free(struct arena *a)
+void rl_arena_free(struct arena *a)
 {
 	while (a) {
 		struct arena *n = a->next;
@@ -60,7 +60,7 @@ void arena_free(struct arena *a)
 }
 
 /* growable array: *arr of *n elements, *cap allocated */
-void *vec_push(void *arrp, int *n, int *cap, size_t elsz)
+void *rl_vec_push(void *arrp, int *n, int *cap, size_t elsz)
 {
 	void **arr = arrp;
 	if (*n >= *cap) {
@@ -94,7 +94,7 @@ static void diag_addv(struct rule_diags *d, int is_err, const char *fmt,
 	}
 	char buf[1024];
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	char **m = vec_push(&d->msg, &d->n, &d->cap, sizeof(char *));
+	char **m = rl_vec_push(&d->msg, &d->n, &d->cap, sizeof(char *));
 	if (!m)
 		return;
 	*m = strdup(buf);
@@ -102,7 +102,7 @@ static void diag_addv(struct rule_diags *d, int is_err, const char *fmt,
 		d->n--;
 }
 
-void diag_warn(struct rule_diags *d, const char *fmt, ...)
+void rl_diag_warn(struct rule_diags *d, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -111,8 +111,8 @@ void diag_warn(struct rule_diags *d, const char *fmt, ...)
 }
 
 /* "file:line:col: message" */
-void diag_at(struct rule_diags *d, const char *file, uint32_t line,
-	     uint32_t col, const char *fmt, ...)
+void rl_diag_at(struct rule_diags *d, const char *file, uint32_t line,
+		uint32_t col, const char *fmt, ...)
 {
 	char msg[768];
 	va_list ap;
@@ -126,7 +126,7 @@ void diag_at(struct rule_diags *d, const char *file, uint32_t line,
 		d->dropped++;
 		return;
 	}
-	char **m = vec_push(&d->msg, &d->n, &d->cap, sizeof(char *));
+	char **m = rl_vec_push(&d->msg, &d->n, &d->cap, sizeof(char *));
 	if (!m)
 		return;
 	if (asprintf(m, "%s:%u:%u: %s", file, line, col, msg) < 0)
@@ -177,7 +177,7 @@ static uint64_t name_hash(const char *s)
 	return h;
 }
 
-int namemap_get(const struct namemap *m, const char *name)
+int rl_namemap_get(const struct namemap *m, const char *name)
 {
 	if (!m->cap)
 		return -1;
@@ -191,7 +191,7 @@ int namemap_get(const struct namemap *m, const char *name)
 }
 
 /* 0, -EEXIST (the existing index in *old), -ENOMEM */
-int namemap_put(struct namemap *m, const char *name, int idx, int *old)
+int rl_namemap_put(struct namemap *m, const char *name, int idx, int *old)
 {
 	if ((m->n + 1) * 2 > m->cap) {
 		uint32_t nc = m->cap ? m->cap * 2 : 64;
@@ -204,7 +204,7 @@ int namemap_put(struct namemap *m, const char *name, int idx, int *old)
 		}
 		for (uint32_t i = 0; i < m->cap; i++)
 			if (m->names[i])
-				namemap_put(&nm, m->names[i], m->idx[i], NULL);
+				rl_namemap_put(&nm, m->names[i], m->idx[i], NULL);
 		free(m->names);
 		free(m->idx);
 		*m = nm;
@@ -224,7 +224,7 @@ int namemap_put(struct namemap *m, const char *name, int idx, int *old)
 	return 0;
 }
 
-void namemap_free(struct namemap *m)
+void rl_namemap_free(struct namemap *m)
 {
 	free(m->names);
 	free(m->idx);
