@@ -7,12 +7,19 @@
 #include <signal.h>
 #include <stdint.h>
 #include "counters.h"
+#include "csum.h"
 #include "dispatch.h"
 
 /* Read a whole capture file. Returns 0, or -1 with a one-line reason in
  * err. Packets before a read error are kept (and said so in err). */
 int capture_pcap_file(const char *path, struct dispatch *d,
 		      struct rw_counters *ctr, char *err, size_t errlen);
+
+/* --checksum auto: sample the first CSUM_SAMPLE frames of each file into
+ * t (csum.h), so the engines know the offloaded hosts before the first
+ * packet (stdin "-" is not sampled). */
+void capture_pcap_sample_csum(const char *const *paths, int n,
+			      struct csum_table *t);
 
 struct live_opts {
 	const char *ifnames[8];

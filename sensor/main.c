@@ -526,6 +526,16 @@ int main(int argc, char **argv)
 			r.ebpf = NULL;
 		}
 	}
+	struct csum_table csum_seed;
+	if (nfiles && cfg.checksum == CSUM_AUTO) {
+		csum_table_init(&csum_seed, 0);
+		capture_pcap_sample_csum((const char *const *)files, nfiles,
+					 &csum_seed);
+		cfg.csum_seed = &csum_seed;
+		ctr_add(&front, CTR_CSUM_OFFLOAD_HOSTS,
+			csum_table_offloaded(&csum_seed));
+		csum_table_say(&csum_seed);
+	}
 	d = dispatch_new(workers, &cfg, &sink, ebpf_inspect, &r);
 	r.d = d;
 	if (d && r.ebpf)

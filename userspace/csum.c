@@ -1,7 +1,11 @@
 /* csum.c - Internet checksums (see csum.h) */
 #include "csum.h"
 
+#include <arpa/inet.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 uint64_t csum_add(uint64_t sum, const uint8_t *d, size_t n)
 {
@@ -83,4 +87,111 @@ int csum_parse_mode(const char *s)
 	if (!strcmp(s, "off"))
 		return CSUM_OFF;
 	return -1;
+}
+
+void csum_table_init(struct csum_table *t, uint64_t key)
+{
+	memset(t, 0, sizeof(*t));
+	t->key = key;
+}
+
+static struct csum_src *slot_of(struct csum_table *t, const uint8_t *addr)
+{
+	uint64_t a, b;
+
+	memcpy(&a, addr, 8);
+	memcpy(&b, addr + 8, 8);
+	a = (a ^ t->key) * 0x9e3779b97f4a7c15ULL;
+	a ^= (b ^ (t->key >> 7)) * 0xc2b2ae3d27d4eb4fULL;
+	return &t->src[(a >> 58) & (CSUM_SOURCES - 1)];
+}
+
+/* the source's slot; NULL when an offloaded host holds it (it keeps it:
+ * a flood of other sources cannot make the capture host's packets be
+ * dropped again) */
+static struct csum_src *find(struct csum_table *t, uint8_t family,
+			     const uint8_t *addr)
+{
+	struct csum_src *s = slot_of(t, addr);
+
+	if (s->family == family && !memcmp(s->addr, addr, 16))
+		return s;
+	if (s->offloaded)
+		return NULL;
+	memset(s, 0, sizeof(*s));
+	s->family = family;
+	memcpy(s->addr, addr, 16);
+	return s;
+}
+
+int csum_table_note(struct csum_table *t, const struct pkt *p,
+		    enum csum_result r, unsigned min_bad,
+		    int *became_offloaded)
+{
+	int evidence = p->payload_len || (p->tcp_flags & TCP_SYN);
+	struct csum_src *s = find(t, p->family, p->src);
+
+	*became_offloaded = 0;
+	if (!s)
+		return r == CSUM_GOOD;
+	if (evidence) {
+		if (r == CSUM_GOOD && s->good < UINT16_MAX)
+			s->good++;
+		else if (r != CSUM_GOOD && s->bad < UINT16_MAX)
+			s->bad++;
+	}
+	if (r == CSUM_GOOD || s->offloaded)
+		return 1;
+	if (s->bad >= min_bad && s->bad >= s->good) {
+		s->offloaded = 1;
+		*became_offloaded = 1;
+		return 1;
+	}
+	return 0;
+}
+
+void csum_table_merge(struct csum_table *to, const struct csum_table *from)
+{
+	for (int i = 0; i < CSUM_SOURCES; i++) {
+		const struct csum_src *f = &from->src[i];
+		struct csum_src *s;
+
+		if (!f->offloaded)
+			continue;
+		s = find(to, f->family, f->addr);
+		if (s)
+			s->offloaded = 1;
+	}
+}
+
+unsigned csum_table_offloaded(const struct csum_table *t)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < CSUM_SOURCES; i++)
+		n += t->src[i].offloaded;
+	return n;
+}
+
+void csum_say_offload(uint8_t family, const uint8_t *addr)
+{
+	static _Atomic int said;
+	char buf[64] = "?";
+
+	if (atomic_exchange(&said, 1))
+		return;
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, addr, buf, sizeof(buf));
+	fprintf(stderr, "relaywatch: most packets from %s carry a wrong "
+		"checksum: captured on the sending host with checksum offload "
+		"(or after GRO); that host's checksums are no longer checked "
+		"(--checksum on checks them all)\n", buf);
+}
+
+void csum_table_say(const struct csum_table *t)
+{
+	for (int i = 0; i < CSUM_SOURCES; i++)
+		if (t->src[i].offloaded) {
+			csum_say_offload(t->src[i].family, t->src[i].addr);
+			return;
+		}
 }

@@ -10,18 +10,23 @@
  * traffic.
  *
  * Offload: captures taken on a sending host with checksum offload carry
- * wrong (partial) checksums on every packet that host sends. Policy of
- * --checksum auto (the default): per source address (a 64-slot table),
- * count the packets that carry evidence (payload or SYN; kernel-generated
- * RSTs and TIME-WAIT ACKs are checksummed in software even with offload,
- * so pure ACKs and RSTs are not evidence); a source with at least
- * CSUM_OFFLOAD_MIN bad and not a single good one is "offloaded": its
- * packets are then accepted unvalidated (counted), and relaywatch says so
- * once on stderr and in stats (checksum.offload_hosts). One good checksum
- * from that source ends it for good. An attacker cannot use this to
- * insert: the real session's own packets must carry good checksums to
- * reach the server, and the first of them makes its source verified.
- * --checksum on validates everything, off nothing.
+ * wrong (partial) checksums on every packet that host sends, and GRO on a
+ * capturing gateway merges segments without fixing theirs. Policy of
+ * --checksum auto (the default), what users of other sensors rely on:
+ * per source address (a 64-slot table), the packets that carry evidence
+ * (payload or SYN; kernel-made RSTs and TIME-WAIT ACKs are checksummed in
+ * software even with offload) are counted good or bad; a source with at
+ * least CSUM_OFFLOAD_MIN bad ones making up half or more of its evidence
+ * is "offloaded" from then on: its checksums are no longer checked
+ * (counted in checksum.offload_not_checked), relaywatch says so once on
+ * stderr and stats count the hosts (checksum.offload_hosts). Until then a
+ * bad packet is dropped. Files are sampled before they are read (the
+ * first CSUM_SAMPLE packets, csum_table_sample()), so a short capture
+ * taken with offload is recognised from its first packet.
+ * The trade-off: a sender can make its own address look offloaded by
+ * sending many bad packets, then insert; `--checksum on` (validate
+ * everything, for gateways whose captures are clean: inline mode, TC) and
+ * the visible counters are the answer to that.
  */
 #ifndef RW_CSUM_H
 #define RW_CSUM_H
@@ -38,6 +43,40 @@ enum csum_result {
 	CSUM_BAD_TCP,      /* TCP checksum wrong */
 	CSUM_UNKNOWN,      /* no headers (eBPF) or payload cut by snaplen */
 };
+
+#define CSUM_SOURCES 64
+#define CSUM_OFFLOAD_MIN 8
+#define CSUM_SAMPLE 2000
+
+struct csum_src {
+	uint8_t addr[16];
+	uint8_t family;
+	uint8_t offloaded;
+	uint16_t good, bad;  /* evidence packets (saturating) */
+};
+
+struct csum_table {
+	struct csum_src src[CSUM_SOURCES];
+	uint64_t key;
+};
+
+void csum_table_init(struct csum_table *t, uint64_t key);
+/* Note one checked packet of p's source. Returns 1 when the packet is to
+ * be processed (good, or its source offloaded), 0 when it is dropped;
+ * *became_offloaded = 1 the first time the source is judged offloaded.
+ * min_bad: bad packets needed (CSUM_OFFLOAD_MIN; less when sampling). */
+int csum_table_note(struct csum_table *t, const struct pkt *p,
+		    enum csum_result r, unsigned min_bad,
+		    int *became_offloaded);
+/* copy the offloaded sources of from into to */
+void csum_table_merge(struct csum_table *to, const struct csum_table *from);
+
+/* how many sources are judged offloaded */
+unsigned csum_table_offloaded(const struct csum_table *t);
+/* say once per process, on stderr, that a host's captures are offloaded */
+void csum_say_offload(uint8_t family, const uint8_t *addr);
+/* csum_say_offload() for the first offloaded source of t, if any */
+void csum_table_say(const struct csum_table *t);
 
 /* one's complement sum of n bytes added to sum (not folded) */
 uint64_t csum_add(uint64_t sum, const uint8_t *d, size_t n);

@@ -806,41 +806,20 @@ static int rst_acceptable(const struct eflow *f, int dir,
 	       (int32_t)(p->seq - rd->hi_seq) <= 0;
 }
 
-/* the offload table's slot of a source address */
-static struct csum_src *csum_slot(struct engine *e, const struct pkt *p)
-{
-	uint64_t a, b;
-
-	memcpy(&a, p->src, 8);
-	memcpy(&b, p->src + 8, 8);
-	a = (a ^ e->csum_key) * 0x9e3779b97f4a7c15ULL;
-	a ^= (b ^ (e->csum_key >> 7)) * 0xc2b2ae3d27d4eb4fULL;
-	return &e->csum_src[(a >> 58) & (CSUM_SOURCES - 1)];
-}
-
 static void csum_offload_note(struct engine *e, const struct pkt *p)
 {
-	static _Atomic int said;
-	char buf[64] = "?";
-
 	ctr_inc(&e->ctr, CTR_CSUM_OFFLOAD_HOSTS);
-	if (atomic_exchange(&said, 1))
-		return;
-	inet_ntop(p->family == 4 ? AF_INET : AF_INET6, p->src, buf,
-		  sizeof(buf));
-	fprintf(stderr, "relaywatch: every packet from %s carries a wrong TCP "
-		"checksum: captured on the sending host with checksum "
-		"offload; its checksums are no longer checked "
-		"(--checksum on checks them all)\n", buf);
+	csum_say_offload(p->family, p->src);
 }
 
-/* Checksum policy (csum.h). 1: process the packet; 0: the receiver would
- * drop it (counted). */
-static int csum_accept(struct engine *e, const struct pkt *p)
+/* Checksum policy (csum.h). f: the packet's flow, NULL when it would
+ * create one. 1: process the packet; 0: the receiver would drop it
+ * (counted). */
+static int csum_accept(struct engine *e, const struct pkt *p,
+		       struct eflow *f)
 {
 	enum csum_result r;
-	struct csum_src *src = NULL;
-	int evidence = 0;
+	int now_offloaded;
 
 	if (e->cfg.checksum == CSUM_OFF)
 		return 1;
@@ -849,40 +828,19 @@ static int csum_accept(struct engine *e, const struct pkt *p)
 		ctr_inc(&e->ctr, CTR_CSUM_UNVERIFIABLE);
 		return 1;
 	}
-	if (e->cfg.checksum == CSUM_AUTO) {
-		evidence = p->payload_len || (p->tcp_flags & TCP_SYN);
-		src = csum_slot(e, p);
-		if (src->family != p->family ||
-		    memcmp(src->addr, p->src, 16)) {
-			/* a detected offload host keeps its slot; others
-			 * are replaced (a good source that loses its slot
-			 * is verified again by its next good packet) */
-			if (src->offloaded)
-				src = NULL;
-			else {
-				memset(src, 0, sizeof(*src));
-				src->family = p->family;
-				memcpy(src->addr, p->src, 16);
-			}
-		}
-	}
-	if (r == CSUM_GOOD) {
-		if (src && evidence) {
-			src->good = 1;
-			src->offloaded = 0;
-		}
+	if (r == CSUM_GOOD && e->cfg.checksum == CSUM_ON)
+		return 1;
+	if (e->cfg.checksum == CSUM_AUTO &&
+	    csum_table_note(&e->csum, p, r, CSUM_OFFLOAD_MIN,
+			    &now_offloaded)) {
+		if (now_offloaded)
+			csum_offload_note(e, p);
+		if (r != CSUM_GOOD)
+			ctr_inc(&e->ctr, CTR_CSUM_OFFLOAD_ACCEPTED);
 		return 1;
 	}
-	if (src && src->offloaded) {
-		ctr_inc(&e->ctr, CTR_CSUM_OFFLOAD_ACCEPTED);
-		return 1;
-	}
-	if (src && evidence && !src->good && ++src->bad >= CSUM_OFFLOAD_MIN) {
-		src->offloaded = 1;
-		csum_offload_note(e, p);
-		ctr_inc(&e->ctr, CTR_CSUM_OFFLOAD_ACCEPTED);
-		return 1;
-	}
+	if (f)
+		f->tcp_anom |= TCP_ANOM_BAD_CHECKSUM;
 	ctr_inc(&e->ctr, r == CSUM_BAD_IP ? CTR_CSUM_BAD_IP : CTR_CSUM_BAD_TCP);
 	return 0;
 }
@@ -892,7 +850,7 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 	struct flow_key k;
 	struct eflow *f;
 	uint32_t hash;
-	int sender, dir;
+	int sender, dir, created = 0;
 	struct reasm_out ro;
 
 	e->now = p->ts_us;
@@ -913,19 +871,20 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 			ctr_inc(&e->ctr, CTR_FLOW_NO_PAYLOAD_SKIP);
 			return VERDICT_ACCEPT;
 		}
-		if (!csum_accept(e, p))
+		if (!csum_accept(e, p, NULL))
 			return VERDICT_ACCEPT;
 		f = flow_create(e, p, &k, hash, sender);
 		if (!f)
 			return VERDICT_ACCEPT;
+		created = 1;
 		e->pkt_flow = f;
 		engine_fact_flow(e, f, TRIG_FLOW_START, NULL);
 	}
-	else if (f->app.app != APP_NONE && !f->bypassed && !csum_accept(e, p)) {
-		f->tcp_anom |= TCP_ANOM_BAD_CHECKSUM;
+	dir = sender == f->cli ? DIR_TO_SERVER : DIR_TO_CLIENT;
+	if (!created && f->app.app != APP_NONE && !f->bypassed &&
+	    !csum_accept(e, p, f)) {
 		return VERDICT_ACCEPT;   /* the receiver drops it: so do we */
 	}
-	dir = sender == f->cli ? DIR_TO_SERVER : DIR_TO_CLIENT;
 	if ((p->tcp_flags & TCP_RST) && !rst_acceptable(f, dir, p)) {
 		/* the receiver ignores it (RFC 5961 3.2): so do we */
 		ctr_inc(&e->ctr, CTR_TCP_RST_IGNORED);
@@ -1042,8 +1001,11 @@ struct engine *engine_new(const struct engine_config *cfg,
 	/* parsers' init() clears their own state (only state_size bytes of
 	 * the largest parser's slot); detection clears its header below */
 	e->parser_pool.no_zero = 1;
-	e->csum_key = (uint64_t)(uintptr_t)e * 0x9e3779b97f4a7c15ULL ^
-		      (uint64_t)time(NULL);
+	csum_table_init(&e->csum, (uint64_t)(uintptr_t)e *
+			0x9e3779b97f4a7c15ULL ^ (uint64_t)time(NULL));
+	if (cfg->csum_seed)
+		csum_table_merge(&e->csum, cfg->csum_seed);
+	e->cfg.csum_seed = NULL;
 	e->det_pool.no_zero = 1;
 	json_init(&e->j, e->jbuf, RECORD_BUF);
 	atomic_init(&e->rs_pub, NULL);

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "counters.h"
+#include "csum.h"
 #include "pkt.h"
 #include "proto.h"
 #include "rules.h"
@@ -47,6 +48,9 @@ struct engine_config {
 	uint32_t detect_bytes;     /* content detection gives up after this
 	                            * many bytes in one direction */
 	int checksum;              /* enum csum_mode (csum.h): auto by default */
+	const struct csum_table *csum_seed; /* offloaded sources known
+	                            * before the first packet (a sampled
+	                            * file), copied by engine_new(); NULL */
 	int flow_records_all;      /* flow records for every flow, not only
 	                            * those with a parsed protocol */
 	uint16_t community_seed;

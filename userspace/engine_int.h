@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "csum.h"
 #include "engine.h"
 #include "flow.h"
 #include "json.h"
@@ -76,17 +77,6 @@ enum {
 	TCP_ANOM_BAD_CHECKSUM = 2,  /* a segment with a wrong checksum */
 };
 
-/* the checksum-offload table (csum.h): one slot per source address */
-#define CSUM_SOURCES 64
-#define CSUM_OFFLOAD_MIN 8
-struct csum_src {
-	uint8_t addr[16];
-	uint8_t family;
-	uint8_t good;        /* a good checksum seen on an evidence packet */
-	uint8_t offloaded;
-	uint8_t bad;         /* bad evidence packets, up to CSUM_OFFLOAD_MIN */
-};
-
 struct eflow {
 	struct flow_link link;          /* must stay first */
 	uint64_t flow_id;
@@ -137,8 +127,7 @@ struct engine {
 	struct fact_ctx fact;
 	struct eflow *pkt_flow;         /* flow of the packet being processed */
 	uint8_t evicting;               /* state_get() is closing a flow */
-	struct csum_src csum_src[CSUM_SOURCES];
-	uint64_t csum_key;
+	struct csum_table csum;         /* offload detection (csum.h) */
 	enum verdict pkt_verdict;
 	/* rules: the publisher's side (engine_set_ruleset) */
 	_Atomic(struct ruleset *) rs_pub;   /* holds the publisher's ref */
