@@ -15,7 +15,7 @@
  * every fact (one acquire load; see engine_set_ruleset()) and keeps its own
  * reference to the set it uses.
  */
-#include "engine.h"
+#include "engine_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,104 +33,11 @@
 #include "reasm.h"
 #include "rule_bind.h"
 
-#define DET_BYTES 1024
-#define DET_CHUNKS 32
 #define TUNNEL_MAX_DEPTH 2
 #define RECORD_BUF (512 * 1024)
 
-struct detect {
-	uint16_t len[2];
-	uint8_t nchunks;
-	uint8_t full;
-	uint8_t reversed;   /* the probe said PROBE_YES_REVERSED */
-	struct { uint8_t dir; uint16_t len; } chunk[DET_CHUNKS];
-	uint8_t buf[2][DET_BYTES];
-};
-
-struct eflow;
-
-struct app_ctx {
-	enum app_proto app;
-	const struct proto_ops *ops;
-	void *state;
-	struct detect *det;
-	struct app_ctx *child;
-	const struct tunnel_info *tun;   /* set in a tunnel's context */
-	struct eflow *flow;
-	struct engine *e;
-	struct proto_sink sink;
-	uint16_t server_port;
-	uint8_t depth;
-	uint8_t reversed;       /* the parser gets dir ^ 1 (PROBE_YES_REVERSED) */
-};
-
-struct tunnel_ctx {
-	struct app_ctx app;
-	struct tunnel_info ti;
-};
-
-enum close_reason {
-	CLOSE_TIMEOUT, CLOSE_FIN, CLOSE_RST, CLOSE_EVICT, CLOSE_SHUTDOWN,
-};
-
-static const char *const close_reason_name[] = {
+const char *const engine_close_reason_name[] = {
 	"timeout", "closed", "rst", "evicted", "shutdown",
-};
-
-struct eflow {
-	struct flow_link link;          /* must stay first */
-	uint64_t flow_id;
-	uint64_t first_ts;
-	uint64_t pkts[2], bytes[2];
-	struct reasm_dir rd[2];
-	struct app_ctx app;
-	uint32_t gaps;
-	uint8_t cli;                    /* key endpoint index of the client */
-	uint8_t syn, synack, midstream;
-	uint8_t fin[2];
-	uint8_t rst;
-	uint8_t bypassed;
-	uint8_t ever_app;               /* a parser ran on this flow */
-	char community_id[40];
-	struct rule_flow rf;            /* pass flag */
-};
-
-/* the fact being evaluated, for the match callback */
-struct fact_ctx {
-	struct eflow *f;
-	const struct app_ctx *a;       /* context that raised it */
-	const struct rule_view *v;
-	enum proto_event ev;           /* 0 for flow and tunnel facts */
-	const struct ruleset *rs;
-	const struct rule_fact *fact;
-};
-
-struct engine {
-	struct engine_config cfg;
-	struct engine_output out;
-	struct rw_counters ctr;
-	struct flow_table flows;
-	struct reasm_ctx ra;
-	struct pool det_pool, parser_pool, tunnel_pool;
-	size_t parser_state_size;
-	uint64_t now, cur_index;
-	struct json j;
-	char *jbuf;
-	struct reasm_out ra_out;
-	size_t reasm_peak;
-	/* rules: the worker's side */
-	struct rule_ctx *rc;
-	struct ruleset *rs_cur;         /* own reference, or NULL */
-	uint64_t rs_cur_gen;
-	struct fact_ctx fact;
-	struct eflow *pkt_flow;         /* flow of the packet being processed */
-	enum verdict pkt_verdict;
-	/* rules: the publisher's side (engine_set_ruleset) */
-	_Atomic(struct ruleset *) rs_pub;   /* holds the publisher's ref */
-	_Atomic uint64_t rs_gen;        /* bumped after each publication */
-	_Atomic uint64_t rs_seen;       /* generation the worker switched to */
-	struct { struct ruleset *rs; uint64_t gen; } retired[ENGINE_RULES_RETIRED];
-	int nretired;
 };
 
 static const struct proto_ops *const all_parsers[] = {
@@ -252,7 +159,7 @@ static void flow_community_id(struct engine *e, struct eflow *f)
 		f->community_id[0] = '\0';
 }
 
-static void record_begin(struct engine *e, struct eflow *f, uint64_t ts,
+void engine_record_begin(struct engine *e, struct eflow *f, uint64_t ts,
 			 const char *event_type)
 {
 	const struct flow_key *k = &f->link.key;
@@ -269,7 +176,7 @@ static void record_begin(struct engine *e, struct eflow *f, uint64_t ts,
 	eve_header(&e->j, ts, f->flow_id, event_type, &ep, f->community_id);
 }
 
-static void record_end(struct engine *e)
+void engine_record_end(struct engine *e)
 {
 	json_obj_close(&e->j);
 	if (e->j.overflow) {
@@ -283,7 +190,7 @@ static void record_end(struct engine *e)
 /* The proxy tunnel a record was parsed inside. Not "tunnel": in Suricata's
  * EVE that top-level object is the packet encapsulation (GRE, VXLAN: its
  * src_ip, depth...), and a pipeline would read ours as such. */
-static void write_tunnel(struct engine *e, const struct app_ctx *a)
+void engine_write_tunnel(struct engine *e, const struct app_ctx *a)
 {
 	if (!a->tun)
 		return;
@@ -294,286 +201,6 @@ static void write_tunnel(struct engine *e, const struct app_ctx *a)
 	json_u64(&e->j, "target_port", a->tun->target_port);
 	json_u64(&e->j, "depth", a->depth);
 	json_obj_close(&e->j);
-}
-
-/* ------------------------------------------------------------------ */
-/* rules */
-
-/* The set this worker evaluates with: re-read when the publisher bumped
- * the generation. The generation is read before the pointer, and the
- * publisher bumps it after the exchange (release): a worker that read an
- * old pointer read an old generation too, so it acknowledges (rs_seen) a
- * generation older than the set's retirement, and the publisher keeps its
- * reference on that set until a later acknowledgement, by which time the
- * worker holds (or has dropped) its own. */
-static const struct ruleset *rules_current(struct engine *e)
-{
-	uint64_t g = atomic_load_explicit(&e->rs_gen, memory_order_acquire);
-
-	if (g != e->rs_cur_gen) {
-		struct ruleset *p = atomic_load_explicit(&e->rs_pub,
-							 memory_order_acquire);
-		if (p)
-			ruleset_ref(p);
-		ruleset_unref(e->rs_cur);
-		e->rs_cur = p;
-		e->rs_cur_gen = g;
-		atomic_store_explicit(&e->rs_seen, g, memory_order_release);
-	}
-	return e->rc ? e->rs_cur : NULL;
-}
-
-/* publisher: drop the sets the worker has moved past */
-static void rules_reclaim(struct engine *e)
-{
-	uint64_t seen = atomic_load_explicit(&e->rs_seen, memory_order_acquire);
-	int k = 0;
-
-	for (int i = 0; i < e->nretired; i++) {
-		if (e->retired[i].gen <= seen)
-			ruleset_unref(e->retired[i].rs);
-		else
-			e->retired[k++] = e->retired[i];
-	}
-	e->nretired = k;
-}
-
-/* the shared rule state takes this packet's facts in packet order */
-static void rules_turn(void *arg)
-{
-	struct engine *e = arg;
-
-	e->out.wait_turn(e->out.arg, e->cur_index);
-}
-
-int engine_set_ruleset(struct engine *e, struct ruleset *rs)
-{
-	struct ruleset *old;
-	uint64_t g;
-
-	rules_reclaim(e);
-	if (e->nretired >= ENGINE_RULES_RETIRED)
-		return -EBUSY;
-	if (rs && !e->rc) {
-		/* published before the set: the worker's acquire load of the
-		 * generation makes it visible */
-		e->rc = rule_ctx_new(&e->cfg.rule_state, &e->ctr,
-				     e->cfg.rule_shared);
-		if (!e->rc)
-			return -ENOMEM;
-		if (e->out.wait_turn)
-			rule_ctx_set_turn(e->rc, rules_turn, e);
-	}
-	if (rs)
-		ruleset_ref(rs);
-	old = atomic_exchange(&e->rs_pub, rs);
-	g = atomic_fetch_add(&e->rs_gen, 1) + 1;
-	if (old) {
-		e->retired[e->nretired].rs = old;
-		e->retired[e->nretired].gen = g;
-		e->nretired++;
-	}
-	rules_reclaim(e);
-	return 0;
-}
-
-static void rules_free(struct engine *e)
-{
-	ruleset_unref(e->rs_cur);
-	e->rs_cur = NULL;
-	ruleset_unref(atomic_exchange(&e->rs_pub, NULL));
-	for (int i = 0; i < e->nretired; i++)
-		ruleset_unref(e->retired[i].rs);
-	e->nretired = 0;
-	rule_ctx_free(e->rc);
-	e->rc = NULL;
-}
-
-static const char *app_name(const struct app_ctx *a)
-{
-	if (a->app == APP_NONE)
-		return "none";
-	return a->ops ? a->ops->name : "unknown";
-}
-
-/* the rule id of a sid (alerts only: a linear scan is fine) */
-static const char *rule_id_of(const struct ruleset *rs, uint32_t sid)
-{
-	for (int i = 0; i < rs->nrules; i++)
-		if (rs->rules[i].sid == sid)
-			return rs->rules[i].id;
-	return NULL;
-}
-
-/* The values of the fields an "after" rule joined on ("10.0.0.25,
- * victim@example.com"), rendered by the rule engine itself from a template
- * of those fields, so derived fields come out as the rule saw them. */
-static void corr_key(struct engine *e, const struct rule *r, char *buf,
-		     size_t cap)
-{
-	const struct corr_spec *cs = &e->fact.rs->specs[r->after];
-	struct tmpl_seg seg[2 * RULE_MAX_KEYS];
-	struct rule tmp;
-	int n = 0;
-
-	for (int i = 0; i < cs->bk.n && i < RULE_MAX_KEYS; i++) {
-		if (i)
-			seg[n++] = (struct tmpl_seg){ -1, ",", 1 };
-		seg[n++] = (struct tmpl_seg){ cs->bk.f[i], NULL, 0 };
-	}
-	memset(&tmp, 0, sizeof(tmp));
-	tmp.msg = seg;
-	tmp.nmsg = n;
-	rule_render(e->rc, e->fact.rs, &tmp, e->fact.fact, buf, cap);
-}
-
-/* One match: an alert record. Same header as the event's records, then
- * Suricata's alert object (action "allowed", or "blocked" when an inline
- * engine enforced a block rule), relaywatch's additions (rule, trigger,
- * evidence, key, count, correlation), app_proto, the protocol object as
- * it is at this moment, and the tunnel. */
-static void on_match(void *arg, const struct rule_match *m)
-{
-	struct engine *e = arg;
-	const struct fact_ctx *fc = &e->fact;
-	const struct rule *r = m->rule;
-	const struct rule_view *v = fc->v;
-	struct json *j = &e->j;
-
-	record_begin(e, fc->f, v->ts_us, "alert");
-	json_obj_open(j, "alert");
-	json_str(j, "action", m->action == RA_BLOCK && e->cfg.inline_mode ?
-		 "blocked" : "allowed");
-	json_u64(j, "gid", 1);
-	json_u64(j, "signature_id", r->sid);
-	json_u64(j, "rev", 1);
-	json_strn(j, "signature", m->msg, m->msg_len);
-	json_str(j, "category", r->category ? r->category : "");
-	json_u64(j, "severity", (uint64_t)r->severity);
-	json_str(j, "rule", r->id);
-	json_str(j, "rule_action", rule_action_name(r->action));
-	json_str(j, "trigger", trigger_names[v->trigger]);
-	rule_bind_evidence(j, v);
-	if (m->key && m->key[0])
-		json_str(j, "key", m->key);
-	if (r->thr.kind != THR_NONE)
-		json_u64(j, "count", m->count);
-	if (r->after >= 0 && m->corr_sid) {
-		const char *id = rule_id_of(fc->rs, m->corr_sid);
-		char key[RULE_KEY_MAX];
-
-		corr_key(e, r, key, sizeof(key));
-		json_obj_open(j, "correlation");
-		if (id)
-			json_str(j, "rule", id);
-		json_u64(j, "signature_id", m->corr_sid);
-		json_ts(j, "timestamp", m->corr_ts_us);
-		json_str(j, "key", key);
-		json_obj_close(j);
-	}
-	json_obj_close(j);
-	json_str(j, "app_proto", app_name(fc->a));
-	if (fc->ev && fc->a->ops && fc->a->ops->eve && v->obj) {
-		/* command/reply/request facts: the transaction so far */
-		enum proto_event rec = fc->ev < EV_HTTP_RECORD ? EV_SMTP_RECORD :
-				       fc->ev < EV_SOCKS_RECORD ? EV_HTTP_RECORD :
-				       EV_SOCKS_RECORD;
-		fc->a->ops->eve(j, rec, v->obj);
-	}
-	write_tunnel(e, fc->a);
-	record_end(e);
-	if (!j->overflow)
-		ctr_inc(&e->ctr, CTR_RULE_ALERTS_WRITTEN);
-}
-
-static void view_init(struct rule_view *v, const struct eflow *f,
-		      const struct app_ctx *a, enum rule_trigger t,
-		      uint64_t ts)
-{
-	const struct flow_key *k = &f->link.key;
-	int c = f->cli, s = !f->cli;
-
-	memset(v, 0, sizeof(*v));
-	v->trigger = t;
-	v->ts_us = ts;
-	v->family = k->family;
-	v->src = k->addr[c];
-	v->dst = k->addr[s];
-	v->sport = k->port[c];
-	v->dport = k->port[s];
-	v->in_tunnel = a->tun != NULL;
-	v->tun = a->tun;
-	v->app = a->app;
-	v->flow_state = f->synack || f->pkts[DIR_TO_CLIENT] ? "established" :
-			"new";
-	v->bytes_toserver = f->bytes[DIR_TO_SERVER];
-	v->bytes_toclient = f->bytes[DIR_TO_CLIENT];
-}
-
-/* Evaluate one fact. A block on the current packet's flow makes the
- * packet's verdict DROP. */
-static enum rule_action fact_eval(struct engine *e, struct eflow *f,
-				  const struct app_ctx *a,
-				  const struct rule_view *v, enum proto_event ev)
-{
-	const struct ruleset *rs = rules_current(e);
-	struct rule_fact fact;
-	enum rule_action act;
-
-	if (!rs)
-		return RA_NONE;
-	rule_bind_fact(v, &f->rf, &fact);
-	e->fact = (struct fact_ctx){ f, a, v, ev, rs, &fact };
-	act = rule_eval(e->rc, rs, &fact, on_match, e);
-	if (act == RA_BLOCK && f == e->pkt_flow)
-		e->pkt_verdict = VERDICT_DROP;
-	return act;
-}
-
-static enum rule_trigger event_trigger(enum proto_event t)
-{
-	switch (t) {
-	case EV_SMTP_COMMAND: return TRIG_SMTP_COMMAND;
-	case EV_SMTP_REPLY: return TRIG_SMTP_REPLY;
-	case EV_SMTP_RECORD: return TRIG_SMTP_RECORD;
-	case EV_HTTP_REQUEST: return TRIG_HTTP_REQUEST;
-	case EV_HTTP_RECORD: return TRIG_HTTP_RESPONSE;
-	case EV_SOCKS_REQUEST: return TRIG_SOCKS_REQUEST;
-	case EV_SOCKS_RECORD: return TRIG_SOCKS_REPLY;
-	}
-	return TRIG__COUNT;
-}
-
-static void fact_event(struct app_ctx *a, enum proto_event type,
-		       const void *obj, uint64_t ts)
-{
-	struct engine *e = a->e;
-	enum rule_trigger t = event_trigger(type);
-	struct rule_view v;
-
-	if (t == TRIG__COUNT || !rules_current(e))
-		return;
-	view_init(&v, a->flow, a, t, ts);
-	v.obj = obj;
-	v.obj_kind = type < EV_HTTP_RECORD ? RULE_OBJ_SMTP :
-		     type < EV_SOCKS_RECORD ? RULE_OBJ_HTTP : RULE_OBJ_SOCKS;
-	fact_eval(e, a->flow, a, &v, type);
-}
-
-static void fact_flow(struct engine *e, struct eflow *f, enum rule_trigger t,
-		      const char *reason)
-{
-	struct rule_view v;
-
-	if (!rules_current(e))
-		return;
-	view_init(&v, f, &f->app, t, t == TRIG_FLOW_START ? f->first_ts :
-		  f->link.last_ts);
-	if (t == TRIG_FLOW_END) {
-		v.flow_state = "closed";
-		v.end_reason = reason;
-	}
-	fact_eval(e, f, &f->app, &v, 0);
 }
 
 static const char *record_type(enum proto_event t)
@@ -593,13 +220,13 @@ static void sink_event(void *ctx, enum proto_event type, const void *obj,
 	struct engine *e = a->e;
 	const char *et = record_type(type);
 
-	fact_event(a, type, obj, ts);   /* alerts come before the record */
+	engine_fact_event(a, type, obj, ts);   /* alerts come before the record */
 	if (!et || !a->ops->eve)
 		return;
-	record_begin(e, a->flow, ts, et);
+	engine_record_begin(e, a->flow, ts, et);
 	a->ops->eve(&e->j, type, obj);
-	write_tunnel(e, a);
-	record_end(e);
+	engine_write_tunnel(e, a);
+	engine_record_end(e);
 }
 
 static void flow_record(struct engine *e, struct eflow *f,
@@ -631,7 +258,7 @@ static void flow_record(struct engine *e, struct eflow *f,
 			kernel = 1;
 		}
 	}
-	record_begin(e, f, f->link.last_ts, "flow");
+	engine_record_begin(e, f, f->link.last_ts, "flow");
 	json_str(&e->j, "app_proto", app);
 	json_obj_open(&e->j, "flow");
 	json_u64(&e->j, "pkts_toserver", pk[DIR_TO_SERVER]);
@@ -645,7 +272,7 @@ static void flow_record(struct engine *e, struct eflow *f,
 	json_u64(&e->j, "age", (f->link.last_ts - f->first_ts) / 1000000);
 	json_str(&e->j, "state", why == CLOSE_FIN || why == CLOSE_RST ?
 		 "closed" : "established");
-	json_str(&e->j, "reason", close_reason_name[why]);
+	json_str(&e->j, "reason", engine_close_reason_name[why]);
 	json_bool(&e->j, "midstream", f->midstream);
 	json_u64(&e->j, "gaps", f->gaps);
 	/* Suricata's flow.bypass, only when bypassed: "capture" when the
@@ -661,7 +288,7 @@ static void flow_record(struct engine *e, struct eflow *f,
 	json_bool(&e->j, "fin", f->fin[0] || f->fin[1]);
 	json_bool(&e->j, "rst", f->rst);
 	json_obj_close(&e->j);
-	record_end(e);
+	engine_record_end(e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -684,14 +311,7 @@ static void sink_tunnel_open(void *ctx, const struct tunnel_info *ti,
 	if (a->child)
 		return;
 	ctr_inc(&e->ctr, CTR_TUNNEL_OPEN);
-	if (rules_current(e)) {
-		/* tunnel.* describe the tunnel being opened (rule_bind.h) */
-		struct rule_view v;
-		view_init(&v, a->flow, a, TRIG_TUNNEL_OPEN, ts);
-		v.in_tunnel = a->tun != NULL;
-		v.tun = ti;
-		fact_eval(e, a->flow, a, &v, 0);
-	}
+	engine_fact_tunnel(e, a, ti, ts);
 	if (a->depth + 1 > TUNNEL_MAX_DEPTH) {
 		ctr_inc(&e->ctr, CTR_TUNNEL_DEPTH_CAP);
 		return;
@@ -970,7 +590,7 @@ static void flow_close(struct engine *e, struct eflow *f,
 	reasm_release(&e->ra, &f->rd[0]);
 	reasm_release(&e->ra, &f->rd[1]);
 	app_end(&f->app, ts);
-	fact_flow(e, f, TRIG_FLOW_END, close_reason_name[why]);
+	engine_fact_flow(e, f, TRIG_FLOW_END, engine_close_reason_name[why]);
 	if (f->ever_app || e->cfg.flow_records_all)
 		flow_record(e, f, why);
 	switch (why) {
@@ -1102,7 +722,7 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 		if (!f)
 			return VERDICT_ACCEPT;
 		e->pkt_flow = f;
-		fact_flow(e, f, TRIG_FLOW_START, NULL);
+		engine_fact_flow(e, f, TRIG_FLOW_START, NULL);
 	}
 	e->pkt_flow = f;
 	flow_touch(&e->flows, &f->link, p->ts_us);
@@ -1228,7 +848,7 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
-	rules_free(e);
+	engine_rules_free(e);
 	flow_table_destroy(&e->flows);
 	reasm_ctx_destroy(&e->ra);
 	pool_destroy(&e->det_pool);
