@@ -82,8 +82,10 @@ static void usage(FILE *f)
 "  -i, --interface IFACE    live capture (repeatable)\n"
 "      --capture METHOD     live capture: ebpf (TC clsact, default when it\n"
 "                           loads; falls back to pcap, saying why), pcap\n"
-"      --all-tcp            live: inspect all TCP (odd-port proxies), not\n"
-"                           only the configured ports\n"
+"      --all-tcp            libpcap live capture: inspect all TCP (proxies\n"
+"                           on odd ports), not only the configured ports\n"
+"                           (eBPF always sends up the first payload\n"
+"                           packets of every flow)\n"
 "  -e, --eve PATH           write records to PATH ('-' = stdout, default)\n"
 "  -w, --workers N          engine workers (default 1 for -r, cores for -i)\n"
 "      --smtp-ports LIST    default 25,587,2525\n"
@@ -119,10 +121,10 @@ static void usage(FILE *f)
 "                           on any error; nothing else runs\n"
 "      --no-rules           no rule engine (protocol records only)\n"
 "      A rule file with an error is never half-loaded: relaywatch exits 1.\n"
-"      With --workers > 1 each worker evaluates the rules on its own flows:\n"
-"      thresholds keyed by client and correlation across two flows\n"
-"      (relay.confirmed, proxy.egress) are exact only when both flows land\n"
-"      on the same worker.\n"
+"      With --workers > 1 the workers share one rule state (thresholds,\n"
+"      rate limits, correlations such as relay.confirmed, proxy.egress),\n"
+"      updated in packet order: any number of workers gives the alerts of\n"
+"      one.\n"
 "  -h, --help               this text\n", rules_default() ? rules_default() :
 	"none found");
 }

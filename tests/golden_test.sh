@@ -6,7 +6,7 @@
 #     regenerate with tests/golden_update.sh after a reviewed change;
 #  3. --workers 2 gives the same records as --workers 1.
 # Engine records only (--no-rules): the alerts are checked by
-# rules_test.sh, and correlation across flows is per worker (rules.h).
+# rules_test.sh (which also holds --workers 3 to one worker's output).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}

@@ -1,10 +1,15 @@
 /* counters.h - every counter relaywatch keeps, in one list.
  *
- * Each worker owns one struct rw_counters; nothing on the packet path is
- * shared. The stats record sums them over workers. Counter names are
- * "module.reason" so the stats JSON groups them by module.
+ * Each worker owns one struct rw_counters, written without atomics or
+ * locks (even the rule state the workers share counts into the counters of
+ * the worker whose fact touched it). The stats record sums them over
+ * workers. Counter names are "module.reason" so the stats JSON groups them
+ * by module, one object per dot; a name must not also be the prefix of
+ * another ("a.b" next to "a.b.c" would write the key "b" twice in one
+ * object: tests/eve_schema_test.sh rejects that).
  *
- * Add a counter: one X() line in the module's section. Nothing else.
+ * Add a counter: one X() line in the module's section, and a row in
+ * README.md's "EVE extensions" table if it opens a new stats group.
  */
 #ifndef RW_COUNTERS_H
 #define RW_COUNTERS_H
@@ -73,8 +78,8 @@
 	X(DET_SOCKS_PORT, "detect.socks.by_port") \
 	X(DET_SOCKS_CONTENT, "detect.socks.by_content") \
 	X(DET_NONE, "detect.unknown") \
-	X(DET_REVERSED, "detect.reversed_roles") \
-	X(DET_REVERSE_PREAMBLE, "detect.reversed_preamble_bytes") \
+	X(DET_REVERSED, "detect.reversed_roles.flows") \
+	X(DET_REVERSE_PREAMBLE, "detect.reversed_roles.preamble_bytes") \
 	X(DET_STATE_CAP, "detect.drop.parser_state_cap") \
 	X(TUNNEL_OPEN, "tunnel.opened") \
 	X(TUNNEL_DEPTH_CAP, "tunnel.drop.nesting_too_deep") \

@@ -194,11 +194,14 @@ void engine_record_end(struct engine *e)
 	e->out.record(e->out.arg, e->cur_index, e->j.buf, e->j.len);
 }
 
+/* The proxy tunnel a record was parsed inside. Not "tunnel": in Suricata's
+ * EVE that top-level object is the packet encapsulation (GRE, VXLAN: its
+ * src_ip, depth...), and a pipeline would read ours as such. */
 void engine_write_tunnel(struct engine *e, const struct app_ctx *a)
 {
 	if (!a->tun)
 		return;
-	json_obj_open(&e->j, "tunnel");
+	json_obj_open(&e->j, "proxy_tunnel");
 	json_str(&e->j, "type", eve_tunnel_type(a->tun->type));
 	json_u64(&e->j, "parent_flow_id", a->flow->flow_id);
 	json_str(&e->j, "target_host", a->tun->target_host);
@@ -301,7 +304,12 @@ static void flow_record(struct engine *e, struct eflow *f,
 	json_str(&e->j, "reason", engine_close_reason_name[why]);
 	json_bool(&e->j, "midstream", f->midstream);
 	json_u64(&e->j, "gaps", f->gaps);
-	json_bool(&e->j, "bypassed", f->bypassed);
+	/* Suricata's flow.bypass, only when bypassed: "capture" when the
+	 * kernel's flow table counted the flow (eBPF: it stopped sending the
+	 * packets up), "local" when they still reached the engine, which
+	 * skipped them. (Suricata's flow.bypassed is an object of counters.) */
+	if (f->bypassed)
+		json_str(&e->j, "bypass", kernel ? "capture" : "local");
 	json_obj_close(&e->j);
 	json_obj_open(&e->j, "tcp");
 	json_bool(&e->j, "syn", f->syn);

@@ -4,17 +4,21 @@
  * synchronously (inline mode needs that). Records (EVE JSON lines) go to
  * the output callback as they are produced, tagged with the index of the
  * packet that produced them so several workers' outputs can be merged in
- * packet order. An engine owns all its state (flows, reassembly, parsers):
- * nothing is shared with other workers.
+ * packet order. An engine owns its flows, reassembly, parsers and
+ * counters: nothing of them is shared with other workers or locked.
  *
  * Rules: with a ruleset (engine_config.rules, engine_set_ruleset()) every
  * parser event, flow start/end and granted tunnel is also a fact for the
  * rule engine; each match writes an "alert" record (Suricata's alert
  * object plus rule id, trigger, evidence transcript, correlation) just
- * before the record of the same event. Each engine has its own rule state
- * (thresholds, rate limits, correlation): with several workers, counts
- * keyed by client and correlation across two flows are exact only when
- * the flows land on the same worker.
+ * before the record of the same event. The rule state (thresholds, rate
+ * limits, correlation) is the one thing engines share: with several
+ * workers the dispatcher gives every engine the same struct rule_state
+ * (engine_config.rule_shared), touched under its mutex only by a rule
+ * whose condition matched, and only in packet order (output.wait_turn),
+ * so counts keyed by client and correlations across two flows are those
+ * of one worker wherever the flows land. Alone (rule_shared NULL) an
+ * engine has its own.
  */
 #ifndef RW_ENGINE_H
 #define RW_ENGINE_H
@@ -79,14 +83,15 @@ struct engine_output {
 	/* optional: the engine no longer needs (inspect=0) or needs
 	 * (inspect=1) this flow's packets: the eBPF front-end bypasses it */
 	void (*flow_inspect)(void *arg, const struct pkt *p, int inspect);
-	/* optional: the capture's own per-flow counters for the flow of p
-	 * (p from client to server), [0] to server, [1] to client; 0 if
-	 * known. The eBPF front-end keeps counting packets it does not send
-	 * up (pure ACKs, bypassed flows): flow records then use its figures. */
 	/* optional, for several workers sharing one rule state: return once
 	 * every packet with an index below `index` has been handled by every
 	 * worker (see rule_ctx_set_turn) */
 	void (*wait_turn)(void *arg, uint64_t index);
+	/* optional: the capture's own per-flow counters for the flow of p
+	 * (p from client to server), [0] to server, [1] to client; 0 if
+	 * known. The eBPF front-end keeps counting packets it does not send
+	 * up (pure ACKs, bypassed flows): flow records then use its figures
+	 * (flow.counted_by "kernel", flow.bypass "capture"). */
 	int (*flow_counters)(void *arg, const struct pkt *p, uint64_t pkts[2],
 			     uint64_t bytes[2]);
 };

@@ -25,15 +25,16 @@
  * Live reload (design; the engine implements the swap). A ruleset is
  *   immutable and refcounted (ruleset_ref/unref are atomic). The control
  *   thread loads a new set, publishes it in one atomic pointer and bumps a
- *   generation counter. Each worker re-reads the pointer only between
- *   packet batches and records the generation it has seen; it takes its own
- *   reference on the new set and drops the old one. The control thread drops
+ *   generation counter. Each worker re-reads the pointer at its next fact
+ *   when the generation moved and records the generation it has seen; it
+ *   takes its own reference on the new set and drops the old one. The control thread drops
  *   the publisher's reference on the old set once every worker's seen
  *   generation has passed the swap (an epoch scheme: no worker can be
  *   between "load pointer" and "take reference" on a set being freed).
- *   Per-worker state (thresholds, rate limits, correlation) is keyed by the
- *   rules' sids, not by their index, so it survives a reload: a rule that
- *   keeps its sid keeps its counters.
+ *   The rule state (thresholds, rate limits, correlation; one per engine,
+ *   or one shared by all the workers, see below) is keyed by the rules'
+ *   sids, not by their index, so it survives a reload: a rule that keeps
+ *   its sid keeps its counters.
  *
  * Evaluation (rule_eval, rule_eval.c) runs in the worker, per fact. Rules are
  *   indexed by trigger; expressions are precompiled (sets as sorted interval
@@ -47,7 +48,11 @@
  *   creates it): a client's connections and the two flows of a correlation
  *   land on different workers, and the counts and joins must still be
  *   exact. Its mutex is taken only for the stateful steps of a rule whose
- *   condition matched, never per packet (see rule_eval.c).
+ *   condition matched, never per packet, and each such step first waits
+ *   for its turn (rule_ctx_set_turn): the tables see the facts in packet
+ *   order, so several workers give the alerts of one (see rule_eval.c).
+ *   Its counters (evictions, caps) go to the counters of the worker whose
+ *   fact touched it.
  */
 #ifndef RW_RULES_H
 #define RW_RULES_H

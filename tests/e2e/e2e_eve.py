@@ -172,7 +172,7 @@ def cmd_expect(path):
         return r.get("smtp", {}).get("recipients", [])
 
     def tun(r):
-        return r.get("tunnel", {}).get("type")
+        return r.get("proxy_tunnel", {}).get("type")
 
     checks = [
         ("accepted mail 203.0.113.66 -> 10.0.0.25:25, bob@lan.example 250,"
@@ -199,7 +199,7 @@ def cmd_expect(path):
                      and r["http"].get("proxy", {}).get("target_host") == SINK
                      and r["http"]["proxy"].get("target_port") == 25
                      for r in http)),
-        ("smtp inside the CONNECT tunnel (tunnel.type http_connect)",
+        ("smtp inside the CONNECT tunnel (proxy_tunnel.type http_connect)",
          lambda: any(ends(r, INET_CLIENT, LAN_SRV, 8888)
                      and tun(r) == "http_connect"
                      and r.get("smtp", {}).get("data", {}).get("code") == 250
@@ -212,7 +212,7 @@ def cmd_expect(path):
                      and r["socks"].get("target_port") == 25
                      and r["socks"].get("granted") is True
                      for r in socks)),
-        ("smtp inside the SOCKS tunnel (tunnel.type socks5)",
+        ("smtp inside the SOCKS tunnel (proxy_tunnel.type socks5)",
          lambda: any(ends(r, INET_CLIENT, LAN_SRV, 1080)
                      and tun(r) == "socks5"
                      and r.get("smtp", {}).get("data", {}).get("code") == 250

@@ -612,9 +612,9 @@ def tunnel_evidence(eve, a, b, bp, types):
            norm_ip(r.get("dest_ip")) != norm_ip(b) or \
            int(r.get("dest_port", -1)) != int(bp):
             continue
-        t = dget(r, "tunnel.type")
+        t = dget(r, "proxy_tunnel.type")
         if t in types:
-            ev.append(f"{r['event_type']} record tunnel.type={t}")
+            ev.append(f"{r['event_type']} record proxy_tunnel.type={t}")
         elif "http_connect" in types and r.get("event_type") == "http" and \
                 dget(r, "http.http_method") == "CONNECT" and \
                 200 <= int(dget(r, "http.status") or 0) < 300:
@@ -786,19 +786,19 @@ def check_connect_with_smtp(case, eve):
                    "CONNECT target", "mailin03.sul.t-online.de:25",
                    f"{dget(h, 'proxy.target_host')}:{dget(h, 'proxy.target_port')}")
     smtp = eve.conn(*c, "smtp", either=False)
-    tun = [r for r in smtp if dget(r, "tunnel.type") == "http_connect"]
-    case.field(True, bool(tun), where, "smtp record with tunnel.type "
+    tun = [r for r in smtp if dget(r, "proxy_tunnel.type") == "http_connect"]
+    case.field(True, bool(tun), where, "smtp record with proxy_tunnel.type "
                "http_connect", "present",
-               [dget(r, "tunnel.type") for r in smtp] or "<no smtp record>")
+               [dget(r, "proxy_tunnel.type") for r in smtp] or "<no smtp record>")
     if tun:
-        t, s = tun[0]["tunnel"], tun[0]["smtp"]
+        t, s = tun[0]["proxy_tunnel"], tun[0]["smtp"]
         case.field(True, t.get("target_host") == "mailin03.sul.t-online.de"
                    and t.get("target_port") == 25, where, "tunnel target",
                    "mailin03.sul.t-online.de:25",
                    f"{t.get('target_host')}:{t.get('target_port')}")
         if conn_http:
             case.field(True, t.get("parent_flow_id") == conn_http[0].get("flow_id"),
-                       where, "tunnel.parent_flow_id",
+                       where, "proxy_tunnel.parent_flow_id",
                        conn_http[0].get("flow_id"), t.get("parent_flow_id"))
         case.field(True, bare_addr(s.get("mail_from")) ==
                    "nhfjenna_neumann@lycos.com" and
@@ -1266,7 +1266,7 @@ def check_arkime(case, eve, path):
                               if x.get(ours) is not None})
                 # Arkime reports the HTTP of the session, also what went
                 # through a SOCKS tunnel (relaywatch would write records
-                # with a tunnel object on the same connection).
+                # with a proxy_tunnel object on the same connection).
                 case.field(strict, set(want) <= set(got), where, f"http {akey}",
                            want, got or "<no http record>")
             case.note(f"{where}: http.uri not compared (Arkime writes host+path)")
@@ -1415,8 +1415,8 @@ def mutate(rec):
         k["target_port"] = 1
         k["user"] = "mutated"
         k["granted"] = not k.get("granted")
-    if isinstance(r.get("tunnel"), dict):
-        r["tunnel"]["type"] = "none"
+    if isinstance(r.get("proxy_tunnel"), dict):
+        r["proxy_tunnel"]["type"] = "none"
     return r
 
 

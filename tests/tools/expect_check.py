@@ -91,9 +91,9 @@ def main():
                 http_tunnel = True
             elif kind == "http_request":
                 # the proxy's own requests, or (after tunnel=http) those
-                # parsed inside the tunnel, which carry a tunnel object
+                # parsed inside the tunnel, which carry a proxy_tunnel object
                 http = [r["http"] for r in http_recs
-                        if ("tunnel" in r) == http_tunnel]
+                        if ("proxy_tunnel" in r) == http_tunnel]
                 tgt = kv.get("target", "")
                 want_code = None if kv.get("code") in (None, "none") else int(kv["code"])
                 def http_ok(h):
@@ -141,7 +141,7 @@ def main():
             continue
         # in a proxy session the SMTP records are those parsed inside the tunnel
         smtp = [r["smtp"] for r in sess if r.get("event_type") == "smtp"
-                and (proto == "smtp") == ("tunnel" not in r)]
+                and (proto == "smtp") == ("proxy_tunnel" not in r)]
         check(f"{tag} smtp records", smtp, "no smtp record for the session")
         auth_facts = []
         by_tx = {}
