@@ -17,6 +17,7 @@
 # sets; peak RSS and CPU seconds (user + system) come from GNU time.
 # Figures and targets only: nothing here fails on a slow machine.
 set -u
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the source tree
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 FLOOD_SYNS=${FLOOD_SYNS:-1000000}

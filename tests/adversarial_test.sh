@@ -11,6 +11,7 @@
 #   tests/adversarial_test.sh [NAME...]     default: every case
 # ADV_KEEP=1 keeps the captures and outputs (the directory is printed).
 set -u
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the source tree
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 RW=$BUILD/relaywatch
