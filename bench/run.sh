@@ -331,6 +331,12 @@ else
 	echo "- n/a: needs root and $BUILD/tests/test_bpf (make test builds it)"
 fi
 
+# floods: peak memory and CPU under a spoofed SYN flood and a flow of tiny
+# out-of-order segments, and whether the relay behind them is reported
+echo
+echo "Floods (bench/flood.sh):"
+BUILD=$BUILD bash "$(dirname "$0")/flood.sh" || echo "- flood.sh failed (see above)"
+
 # a relaywatch that did not run is a failed benchmark (the table says why)
 [ -n "${WALL[rw1]:-}" ] || exit 1
 exit 0
