@@ -15,7 +15,7 @@ stdout: a list of runs, each
                   "anywhere": {"anomalies": "overlap_conflict"}}],
      "counters": {"tcp.rst_out_of_window": ">0",
                   "reassembly.drop.*": ">0",           # sum of a subtree
-                  "decode.drop.tcp_checksum|decode.drop.bad_tcp_checksum": ">0"},
+                  "checksum.drop.tcp": ">0"},
      "stats": {"checksum": {"key_contains": "offload", "truthy": true}},
      "why": "one line: what the attack does"}
 

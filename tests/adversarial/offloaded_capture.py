@@ -29,7 +29,7 @@ EXPECT = [
     {"run": "on", "args": ["--checksum", "on"],
      "why": "checksum verification forced on: the server's frames are dropped",
      "no_alerts": [{"rule": "relay.open"}],
-     "counters": {"decode.drop.tcp_checksum|decode.drop.bad_tcp_checksum": ">0"}},
+     "counters": {"checksum.drop.tcp": ">0"}},
 ]
 
 if __name__ == "__main__":
