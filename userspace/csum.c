@@ -9,10 +9,25 @@
 
 uint64_t csum_add(uint64_t sum, const uint8_t *d, size_t n)
 {
+	uint64_t a = 0, b = 0, w0, w1;
 	uint32_t w;
 
-	/* 32-bit words into a 64-bit accumulator: no carry is lost before
-	 * 2^32 words, far beyond a 64 KB segment */
+	/* 64-bit words, two accumulators, the carries folded back in (one's
+	 * complement addition is end-around carry): about half the
+	 * instructions of a 32-bit loop (__int128 accumulators compiled to
+	 * more, measured with callgrind) */
+	while (n >= 16) {
+		memcpy(&w0, d, 8);
+		memcpy(&w1, d + 8, 8);
+		a += w0;
+		a += a < w0;
+		b += w1;
+		b += b < w1;
+		d += 16;
+		n -= 16;
+	}
+	a = (a & 0xffffffff) + (a >> 32) + (b & 0xffffffff) + (b >> 32);
+	sum += a;
 	while (n >= 4) {
 		memcpy(&w, d, 4);
 		sum += w;

@@ -865,7 +865,12 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 	e->cur_index = p->index;
 	e->pkt_flow = NULL;
 	e->pkt_verdict = VERDICT_ACCEPT;
-	expire(e, p->ts_us, EXPIRE_PER_PACKET);
+	/* idle flows: looked at once per millisecond of packet time (or at
+	 * once again when the last look had more to close) */
+	if (p->ts_us >= e->next_expire_us) {
+		unsigned n = expire(e, p->ts_us, EXPIRE_PER_PACKET);
+		e->next_expire_us = n < EXPIRE_PER_PACKET ? p->ts_us + 1000 : 0;
+	}
 	flow_key_from_pkt(p, &k, &sender);
 	hash = flow_key_hash(&k);
 	f = (struct eflow *)flow_lookup(&e->flows, &k, hash);

@@ -127,6 +127,7 @@ struct engine {
 	struct fact_ctx fact;
 	struct eflow *pkt_flow;         /* flow of the packet being processed */
 	uint8_t evicting;               /* state_get() is closing a flow */
+	uint64_t next_expire_us;        /* packet time of the next expiry */
 	struct csum_table csum;         /* offload detection (csum.h) */
 	enum verdict pkt_verdict;
 	/* rules: the publisher's side (engine_set_ruleset) */

@@ -31,14 +31,14 @@ void reasm_dir_start(struct reasm_dir *rd, uint32_t next_seq)
 	rd->init = 1;
 }
 
-/* Fingerprint of a delivered segment: its first 512 bytes and its last 8,
+/* Fingerprint of a delivered segment: its first 64 bytes and its last 8,
  * with its length. Bounded cost whatever the size (GSO segments are 64
- * KB); a retransmission of the same (seq, len) with other bytes in the
- * part hashed is an overlap conflict. */
+ * KB; a command line fits whole); a retransmission of the same (seq, len)
+ * with other bytes in the part hashed is an overlap conflict. */
 static uint64_t seg_fp(const uint8_t *d, uint32_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n, w;
-	uint32_t m = n < 512 ? n : 512, i;
+	uint32_t m = n < 64 ? n : 64, i;
 
 	for (i = 0; i + 8 <= m; i += 8) {
 		memcpy(&w, d + i, 8);
