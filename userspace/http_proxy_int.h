@@ -88,7 +88,7 @@ enum http_pstate {
 	HS_TUNNEL_WAIT, /* client: after CONNECT, before its answer */
 	HS_TUNNEL,
 	HS_READ_CLOSE,  /* server: body delimited by the end of the flow */
-	HS_OPAQUE,      /* after 101 Switching Protocols: nothing to parse */
+	HS_OPAQUE,      /* after a 101 upgrade, or bypassed: nothing to parse */
 };
 
 struct http_line {
