@@ -114,6 +114,10 @@
 	X(HTTP_MALFORMED, "http.anomaly.malformed_start_line") \
 	X(HTTP_PENDING_CAP, "http.drop.pipelined_requests_cap") \
 	X(HTTP_EARLY_DATA_CAP, "http.drop.tunnel_early_data_cap") \
+	X(HTTP_UNRECORDED_RESPONSE, "http.pipeline.response_to_unrecorded_request") \
+	X(HTTP_UNPAIRED, "http.pipeline.unpaired") \
+	X(HTTP_ORIGIN_NOT_RECORDED, "http.origin_form_not_recorded") \
+	X(HTTP_BYPASS_PLAIN_WEB, "http.bypass.plain_web") \
 	/* socks */ \
 	X(SOCKS_REQUESTS, "socks.requests") \
 	X(SOCKS_MALFORMED, "socks.anomaly.malformed") \

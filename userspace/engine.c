@@ -31,6 +31,7 @@
 #include "csum.h"
 #include "eve.h"
 #include "flow.h"
+#include "http_proxy.h"
 #include "json.h"
 #include "pool.h"
 #include "reasm.h"
@@ -230,6 +231,13 @@ static void sink_event(void *ctx, enum proto_event type, const void *obj,
 	engine_fact_event(a, type, obj, ts);   /* alerts come before the record */
 	if (!et || !a->ops->eve)
 		return;
+	if (type == EV_HTTP_RECORD && !a->tun &&
+	    !((const struct http_tx *)obj)->proxy) {
+		/* a web server's transaction: a fact, not a record (only
+		 * proxy traffic and tunnels' payload are, http_proxy.h) */
+		ctr_inc(&e->ctr, CTR_HTTP_ORIGIN_NOT_RECORDED);
+		return;
+	}
 	engine_record_begin(e, a->flow, ts, et);
 	a->ops->eve(&e->j, type, obj);
 	engine_write_tunnel(e, a);
@@ -403,6 +411,7 @@ static void app_start(struct app_ctx *a, enum app_proto p, int implicit_tls,
 		.implicit_tls = implicit_tls,
 		.midstream = a->flow->midstream,
 		.reversed = a->reversed,
+		.in_tunnel = a->tun != NULL,
 	};
 
 	if (!ops) {

@@ -26,12 +26,65 @@
  *   HTTP_LINE_MAX     a line with no LF after this many bytes is cut: parsed
  *                     as it is, the rest discarded up to the LF,
  *                     CTR_HTTP_LINE_TOO_LONG
- *   HTTP_PENDING_MAX  pipelined requests waiting for their responses; one
- *                     more forces out the oldest as an unanswered record,
- *                     CTR_HTTP_PENDING_CAP
+ *   HTTP_PENDING_MAX  pipelined requests kept in full (struct http_tx) while
+ *                     they wait for their responses. One more forces the
+ *                     oldest out as a record without response (anomaly
+ *                     pipeline_overflow, CTR_HTTP_PENDING_CAP); it stays in
+ *                     the pipeline as a compact entry so that pairing stays
+ *                     exact: its response is framed (and counted,
+ *                     CTR_HTTP_UNRECORDED_RESPONSE) but not recorded
+ *   HTTP_PIPE_RUNS    the compact entries are runs of requests that frame
+ *                     their responses alike (HEAD: no body; anything else),
+ *                     of any length: 1000 pipelined GETs are one run. A
+ *                     CONNECT is never compact: the client side stops
+ *                     parsing requests after one until it is answered, so it
+ *                     is always the newest pending request, kept in full.
+ *                     More than HTTP_PIPE_RUNS runs pending at once (an
+ *                     attacker interleaving HEAD and GET) makes the flow
+ *                     "unpaired" for good (CTR_HTTP_UNPAIRED): responses are
+ *                     still framed but never paired again, the records of
+ *                     pending requests carry anomaly "unpaired" and no
+ *                     status, and a CONNECT still pending then is recorded
+ *                     with its request facts but its tunnel is not followed.
+ *                     A status is never given to the wrong request.
  *   HTTP_EARLY_MAX    client bytes after a CONNECT and before its answer;
  *                     the excess is passed to the tunnel as a gap,
  *                     CTR_HTTP_EARLY_DATA_CAP
+ *
+ * Methods are matched without regard to case ("connect", "Head"): RFC 9110
+ * makes them case-sensitive, but Squid (relaxed_header_parser, the default)
+ * and Privoxy accept any case, and the sensor must see what a proxy would
+ * act on. The method is recorded as sent.
+ *
+ * Proxy traffic and plain web. The parser follows every HTTP conversation
+ * on a proxy port, and port 80 is one by default, so most of what it sees
+ * can be requests to a web server. A transaction is proxy traffic
+ * (tx->proxy) when its request is absolute-form or a CONNECT (of any
+ * target form), when its origin-form request names another port in Host
+ * (a gateway asked for "mx:25"), when the answer comes from a proxy (407,
+ * Proxy-Authenticate, Proxy-Agent), or once the flow carried any of these.
+ * Every transaction raises its facts (EV_HTTP_REQUEST, EV_HTTP_RECORD) for
+ * the rules; the engine writes the http record only for proxy traffic and
+ * inside tunnels (counter http.origin_form_not_recorded).
+ *   A flow is plain web, and wants_data() turns 0 so that the engine and
+ * the eBPF front-end bypass it, when its first HTTP_PLAIN_WEB_TX
+ * transactions were origin-form (or "*") requests without a proxy sign,
+ * each answered the way a web server answers (2xx, 3xx, 401, 404, no proxy
+ * header) while a proxy answers origin-form with 400, and nothing else is
+ * pending or partly parsed on the client side. Decided at the end of the
+ * last of those responses' headers, so that its body is not read (counter
+ * http.bypass.plain_web). Never inside a tunnel, never once the flow is
+ * unpaired or showed a proxy sign.
+ *   Trade-off: a server that is both a web server and an open proxy on the
+ * same port (Apache with ProxyRequests On, Polipo) can be used unseen by a
+ * client that first makes HTTP_PLAIN_WEB_TX ordinary requests on a
+ * connection, waits for the answers, and only then sends its proxy request
+ * on that same connection. Each new connection starts over, proxy requests
+ * pipelined before the decision are seen, and the requests before it have
+ * raised their facts. A pure forward proxy (Squid, tinyproxy, Privoxy)
+ * answers origin-form with an error and is never bypassed. The threshold
+ * only guards against a client that probes with one origin-form request
+ * first; a single-request web flow (a download) is not bypassed.
  *
  * Gaps: inside a body the body just gets shorter; inside a header block the
  * message is flagged "gap", its remaining headers are lost and that side
@@ -49,7 +102,9 @@
 #define HTTP_LINE_TAIL     16
 #define HTTP_LINE_MAX      8192
 #define HTTP_PENDING_MAX   4
+#define HTTP_PIPE_RUNS     32
 #define HTTP_EARLY_MAX     4096
+#define HTTP_PLAIN_WEB_TX  2
 
 #define HTTP_METHOD_MAX    24
 #define HTTP_TARGET_MAX    512
@@ -96,12 +151,23 @@ enum http_anomaly {
 	HTTP_ANOM_PENDING_OVERFLOW = 1u << 21, /* forced out by pipelining cap */
 	HTTP_ANOM_INCOMPLETE       = 1u << 22, /* flow ended mid-message */
 	HTTP_ANOM_CONNECT_HOST_HDR = 1u << 23, /* CONNECT target taken from Host */
+	HTTP_ANOM_UNPAIRED         = 1u << 24, /* pipelining cap: no pairing */
 };
-#define HTTP_ANOM__BITS 24
+#define HTTP_ANOM__BITS 25
+
+/* the methods the parser acts on (framing, tunnels); any case */
+enum http_method {
+	HTTP_METHOD_NONE = 0,   /* no request (response without request) */
+	HTTP_METHOD_OTHER,
+	HTTP_METHOD_CONNECT,
+	HTTP_METHOD_HEAD,
+};
 
 struct http_tx {
 	uint32_t id;                 /* 1-based, per flow, request order */
-	char method[HTTP_METHOD_MAX];
+	char method[HTTP_METHOD_MAX];           /* as sent */
+	uint8_t meth;                           /* enum http_method */
+	uint8_t proxy;                          /* proxy traffic: see above */
 	char protocol[HTTP_PROTO_MAX];          /* request "HTTP/1.1" */
 	char target[HTTP_TARGET_MAX];           /* raw request-target, capped */
 	uint16_t target_len;
@@ -133,6 +199,8 @@ struct http_tx {
 
 const char *http_anomaly_name(uint32_t bit);
 const char *http_form_name(enum http_form f);
+/* the method token m (n bytes, any case) */
+enum http_method http_method_of(const char *m, size_t n);
 
 /* the state block the engine allocates (ops.state_size); opaque */
 struct http_proxy_state;

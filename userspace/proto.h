@@ -89,6 +89,7 @@ struct proto_init {
 	int midstream;      /* picked up without the handshake */
 	int reversed;       /* PROBE_YES_REVERSED: the engine feeds the TCP
 	                     * server's bytes as dir 0 (the protocol's client) */
+	int in_tunnel;      /* the payload of a granted tunnel */
 };
 
 enum probe_result {

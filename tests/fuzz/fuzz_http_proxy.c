@@ -14,7 +14,11 @@ static void fz_fact(struct json *j, const void *obj)
 
 	if (strnlen(tx->method, sizeof(tx->method)) == sizeof(tx->method) ||
 	    strnlen(tx->target_host, sizeof(tx->target_host)) ==
-		    sizeof(tx->target_host))
+		    sizeof(tx->target_host) ||
+	    tx->meth > HTTP_METHOD_HEAD || tx->proxy > 1 ||
+	    (tx->meth == HTTP_METHOD_CONNECT) !=
+		    (http_method_of(tx->method, strlen(tx->method)) ==
+		     HTTP_METHOD_CONNECT))
 		__builtin_trap();
 	json_str(j, "m", tx->method);
 	json_str(j, "h", tx->target_host);

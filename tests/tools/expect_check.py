@@ -89,6 +89,15 @@ def main():
                 tunnel = True
             elif kind == "tunnel" and value == "http":
                 http_tunnel = True
+            elif kind == "http_request" and proto == "http" and not http_tunnel:
+                # a web server's origin-form request outside a tunnel (a
+                # proxy's onward leg): a fact for the rules, never an http
+                # record (http_proxy.h, "Proxy traffic and plain web")
+                tgt = kv.get("target", "")
+                check(f"{tag} http {value} {tgt}: no http record (not proxy traffic)",
+                      not [r for r in http_recs if "tunnel" not in r],
+                      [(r["http"].get("http_method"), r["http"].get("url"))
+                       for r in http_recs])
             elif kind == "http_request":
                 # the proxy's own requests, or (after tunnel=http) those
                 # parsed inside the tunnel, which carry a proxy_tunnel object

@@ -34,7 +34,7 @@ struct chunk {
 #define GAP(dir, len) { dir, NULL, len }
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-#define OUT_MAX (256 * 1024)
+#define OUT_MAX (1024 * 1024)
 #define REC_MAX 16
 
 struct result {
@@ -44,14 +44,18 @@ struct result {
 	size_t tun_len[2];
 	int n_req, n_rec, n_open;
 	struct tunnel_info ti;
-	PH_TX rec[REC_MAX];
+	PH_TX rec[REC_MAX];     /* the first records */
 	PH_TX req[REC_MAX];
+	PH_TX last_rec;         /* the last record */
+	int log_full;           /* the log did not fit OUT_MAX */
 	struct rw_counters ctr;
 	int wants_data;
 	int creds_in_state; /* a secret string found in the state block */
 };
 
 static const char *t_secret; /* must never appear in output or state */
+/* optional: called with every record (deep transcripts check them all) */
+static void (*t_on_record)(const PH_TX *tx);
 
 static void logf_(struct result *r, const char *s, size_t n)
 {
@@ -59,6 +63,8 @@ static void logf_(struct result *r, const char *s, size_t n)
 		memcpy(r->log + r->log_len, s, n);
 		r->log_len += n;
 		r->log[r->log_len] = '\0';
+	} else {
+		r->log_full = 1;
 	}
 }
 
@@ -90,7 +96,10 @@ static void sk_event(void *ctx, enum proto_event type, const void *obj,
 	logf_(r, "\n", 1);
 	if (r->n_rec < REC_MAX)
 		r->rec[r->n_rec] = *tx;
+	r->last_rec = *tx;
 	r->n_rec++;
+	if (t_on_record)
+		t_on_record(tx);
 }
 
 static void sk_open(void *ctx, const struct tunnel_info *ti, uint64_t ts)
@@ -172,13 +181,17 @@ static void run(const struct chunk *c, size_t nc, enum mode m, unsigned seed,
 
 static struct result r_whole, r_other;
 
+/* run_all() runs a transcript this many times (whole, byte by byte,
+ * random chunks): what t_on_record counts comes this many times */
+#define PH_RUNS 7
+
 /* Run whole, byte by byte and in random chunks; all must agree. Returns
  * the whole-stream result. */
 static struct result *run_all_pi(const struct chunk *c, size_t nc,
 				 const struct proto_init *pi)
 {
 	run(c, nc, WHOLE, 0, pi, &r_whole);
-	for (int m = 0; m < 6; m++) {
+	for (int m = 0; m < PH_RUNS - 1; m++) {
 		run(c, nc, m == 0 ? BYTES : RANDOM, (unsigned)m * 7919u, pi,
 		    &r_other);
 		CHECK_STR(r_other.log, r_whole.log);
@@ -190,6 +203,7 @@ static struct result *run_all_pi(const struct chunk *c, size_t nc,
 		CHECK(!memcmp(&r_other.ctr, &r_whole.ctr, sizeof(r_whole.ctr)));
 		CHECK_INT(r_other.creds_in_state, r_whole.creds_in_state);
 	}
+	CHECK(!r_whole.log_full);
 	if (getenv("T_VERBOSE"))
 		printf("%s", r_whole.log);
 	if (t_secret) {

@@ -11,8 +11,10 @@
 #include <string.h>
 #include "t.h"
 #include "proto.h"
+#include "engine.h"
 #include "http_proxy.h"
 #include "json.h"
+#include "rules.h"
 
 #define PH_OPS http_proxy_ops
 #define PH_TX struct http_tx
@@ -511,6 +513,599 @@ TEST(te_and_cl_and_bad_chunk)
 }
 
 /* ------------------------------------------------------------------ */
+/* pipelining: exact pairing at any depth                              */
+
+/* The status each response of the deep transcripts gives to request N
+ * (its path is "/N"), so that a record paired with the wrong response is
+ * caught whatever its position. */
+static int pipe_head_every;     /* request N is a HEAD when N % this == 0 */
+
+static unsigned pipe_status(unsigned n)
+{
+	return pipe_head_every && n % pipe_head_every == 0 ? 200 :
+	       400 + n % 100;
+}
+
+static int pipe_statuses;       /* records with a status */
+static int pipe_wrong;          /* ...with the wrong one */
+
+static void pipe_check(const struct http_tx *tx)
+{
+	if (!tx->status)
+		return;
+	pipe_statuses++;
+	if (tx->meth == HTTP_METHOD_CONNECT) {
+		if (tx->status != 200 || !tx->tunnel_granted)
+			pipe_wrong++;
+		return;
+	}
+	if (tx->path[0] != '/' ||
+	    tx->status != pipe_status((unsigned)atoi(tx->path + 1)))
+		pipe_wrong++;
+}
+
+static char pipe_cli[200 * 1024], pipe_srv[200 * 1024];
+
+/* n requests "/1".."/n" (a HEAD where pipe_head_every says), one
+ * segment, then a CONNECT to mx.example:25; the responses in order (a HEAD
+ * answer has a Content-Length and no body), the CONNECT's 200 and SMTP. */
+static struct result *pipe_run(unsigned n, int with_connect)
+{
+	size_t c = 0, v = 0;
+	struct chunk t[4];
+
+	for (unsigned i = 1; i <= n; i++) {
+		int head = pipe_head_every && i % pipe_head_every == 0;
+
+		c += (size_t)sprintf(pipe_cli + c, "%s http://a.example/%u "
+				     "HTTP/1.1\r\nHost: a.example\r\n\r\n",
+				     head ? "HEAD" : "GET", i);
+		if (head)
+			v += (size_t)sprintf(pipe_srv + v, "HTTP/1.1 200 OK\r\n"
+					     "Content-Length: 1234\r\n\r\n");
+		else
+			v += (size_t)sprintf(pipe_srv + v, "HTTP/1.1 %u No\r\n"
+					     "Content-Length: 5\r\n\r\nnope!",
+					     pipe_status(i));
+	}
+	if (with_connect) {
+		c += (size_t)sprintf(pipe_cli + c, "CONNECT mx.example:25 "
+				     "HTTP/1.1\r\nHost: mx.example:25\r\n\r\n");
+		v += (size_t)sprintf(pipe_srv + v, "HTTP/1.1 200 Connection "
+				     "established\r\n\r\n220 mx.example ESMTP\r\n");
+	}
+	t[0] = (struct chunk)CB(pipe_cli, c);
+	t[1] = (struct chunk)SB(pipe_srv, v);
+	t[2] = (struct chunk)C("EHLO spammer\r\n");
+	t[3] = (struct chunk)S("250 mx.example\r\n");
+	pipe_statuses = pipe_wrong = 0;
+	t_on_record = pipe_check;
+	struct result *r = run_all(t, with_connect ? 4 : 2);
+	t_on_record = NULL;
+	return r;
+}
+
+/* The bug of issue 8: four GETs before a CONNECT pushed the first out and
+ * every later status went to the wrong request (a GET's 403 became the
+ * CONNECT's answer, the tunnel was never seen). */
+TEST(pipeline_4_gets_then_connect_pairs_exactly)
+{
+	pipe_head_every = 0;
+	struct result *r = pipe_run(4, 1);
+
+	CHECK_INT(r->n_req, 5);
+	CHECK_INT(r->n_rec, 5);
+	CHECK_STR(r->rec[0].path, "/1");
+	CHECK(r->rec[0].anomalies & HTTP_ANOM_PENDING_OVERFLOW);
+	CHECK_INT(r->rec[0].status, 0);
+	CHECK_STR(r->rec[1].path, "/2");
+	CHECK_INT(r->rec[1].status, 402);
+	CHECK_INT(r->rec[3].status, 404);
+	CHECK_STR(r->rec[4].method, "CONNECT");
+	CHECK_INT(r->rec[4].status, 200);
+	CHECK_INT(r->rec[4].tunnel_granted, 1);
+	CHECK_INT(pipe_wrong, 0);
+	CHECK_INT(pipe_statuses, PH_RUNS * 4);
+	CHECK_INT(r->n_open, 1);
+	CHECK_INT(r->ti.target_port, 25);
+	CHECK_TUN(r, DIR_TO_SERVER, "EHLO spammer\r\n");
+	CHECK_TUN(r, DIR_TO_CLIENT, "220 mx.example ESMTP\r\n250 mx.example\r\n");
+	CHECK_INT(r->ctr.v[CTR_HTTP_PENDING_CAP], 1);
+	CHECK_INT(r->ctr.v[CTR_HTTP_UNRECORDED_RESPONSE], 1);
+	CHECK_INT(r->ctr.v[CTR_HTTP_UNPAIRED], 0);
+}
+
+/* The attacker's version: 1000 pipelined requests (HEADs among them, whose
+ * answers have a length and no body) then a CONNECT to :25 granted. */
+TEST(pipeline_1000_requests_then_connect_tunnel_seen)
+{
+	pipe_head_every = 97;
+	struct result *r = pipe_run(1000, 1);
+
+	CHECK_INT(r->n_req, 1001);
+	CHECK_INT(r->n_rec, 1001);
+	CHECK_INT(pipe_wrong, 0);
+	CHECK_INT(pipe_statuses, PH_RUNS * 4); /* the ring's 3 GETs, CONNECT */
+	CHECK_STR(r->last_rec.method, "CONNECT");
+	CHECK_INT(r->last_rec.id, 1001);
+	CHECK_INT(r->last_rec.status, 200);
+	CHECK_INT(r->last_rec.tunnel_granted, 1);
+	CHECK_INT(r->n_open, 1);
+	CHECK_STR(r->ti.target_host, "mx.example");
+	CHECK_INT(r->ti.target_port, 25);
+	CHECK_TUN(r, DIR_TO_SERVER, "EHLO spammer\r\n");
+	CHECK_TUN(r, DIR_TO_CLIENT, "220 mx.example ESMTP\r\n250 mx.example\r\n");
+	CHECK_INT(r->ctr.v[CTR_HTTP_PENDING_CAP], 997);
+	CHECK_INT(r->ctr.v[CTR_HTTP_UNRECORDED_RESPONSE], 997);
+	CHECK_INT(r->ctr.v[CTR_HTTP_RESPONSES], 1001);
+	CHECK_INT(r->ctr.v[CTR_HTTP_UNPAIRED], 0);
+	CHECK_INT(r->wants_data, 1);
+}
+
+/* More HEAD/GET alternations than HTTP_PIPE_RUNS pending at once: the
+ * order is lost, so the flow goes unpaired and no record gets a status,
+ * not even the CONNECT's (its tunnel is not followed: http_proxy.h). */
+TEST(pipeline_runs_cap_goes_unpaired_never_misattributes)
+{
+	pipe_head_every = 2;
+	struct result *r = pipe_run(HTTP_PENDING_MAX + HTTP_PIPE_RUNS + 2, 1);
+
+	CHECK_INT(r->ctr.v[CTR_HTTP_UNPAIRED], 1);
+	CHECK_INT(pipe_statuses, 0);
+	CHECK_INT(pipe_wrong, 0);
+	CHECK_INT(r->n_open, 0);
+	CHECK_INT(r->n_req, HTTP_PENDING_MAX + HTTP_PIPE_RUNS + 3);
+	CHECK_INT(r->n_rec, HTTP_PENDING_MAX + HTTP_PIPE_RUNS + 3);
+	CHECK_STR(r->last_rec.method, "CONNECT");
+	CHECK(r->last_rec.anomalies & HTTP_ANOM_UNPAIRED);
+	CHECK_HAS(r->log, "\"unpaired\"");
+
+	/* HTTP_PIPE_RUNS runs (the CONNECT forces the last one out) are
+	 * still exact */
+	r = pipe_run(HTTP_PENDING_MAX + HTTP_PIPE_RUNS - 1, 1);
+	CHECK_INT(r->ctr.v[CTR_HTTP_UNPAIRED], 0);
+	CHECK_INT(pipe_wrong, 0);
+	CHECK_INT(pipe_statuses, PH_RUNS * HTTP_PENDING_MAX);
+	CHECK_INT(r->n_open, 1);
+	pipe_head_every = 0;
+}
+
+/* A request forced out while its response is under way (and one behind
+ * an interim 100): the responses still go to their own requests. */
+TEST(pipeline_force_out_during_response_and_interim)
+{
+	static const struct chunk t[] = {
+		C("GET http://a.example/1 HTTP/1.1\r\n\r\n"),
+		S("HTTP/1.1 401 No\r\nContent-Length: 10\r\n\r\n01234"),
+		C("GET http://a.example/2 HTTP/1.1\r\n\r\n"
+		  "HEAD http://a.example/3 HTTP/1.1\r\n\r\n"
+		  "GET http://a.example/4 HTTP/1.1\r\n\r\n"
+		  "GET http://a.example/5 HTTP/1.1\r\n\r\n"
+		  "HEAD http://a.example/6 HTTP/1.1\r\n\r\n"),
+		S("56789"
+		  "HTTP/1.1 100 Continue\r\n\r\n"
+		  "HTTP/1.1 402 No\r\nContent-Length: 1\r\n\r\nx"
+		  "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"
+		  "HTTP/1.1 404 No\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "3\r\nabc\r\n0\r\n\r\n"
+		  "HTTP/1.1 100 Continue\r\n\r\n"
+		  "HTTP/1.1 405 No\r\nContent-Length: 0\r\n\r\n"
+		  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"),
+	};
+	pipe_head_every = 3;   /* "/3" and "/6" are HEADs: 200 */
+	pipe_statuses = pipe_wrong = 0;
+	t_on_record = pipe_check;
+	struct result *r = run_all(t, N(t));
+	t_on_record = NULL;
+	pipe_head_every = 0;
+
+	CHECK_INT(r->n_rec, 6);
+	CHECK_INT(pipe_wrong, 0);
+	/* /1 and /2 were forced out: /1 with the status it had, /2 none */
+	CHECK_STR(r->rec[0].path, "/1");
+	CHECK_INT(r->rec[0].status, 401);
+	CHECK_INT(r->rec[1].status, 0);
+	CHECK_STR(r->rec[2].path, "/3");
+	CHECK_INT(r->rec[2].status, 200);
+	CHECK_INT(r->rec[2].resp_body_len, 0);
+	CHECK_INT(r->rec[3].status, 404);
+	CHECK_INT(r->rec[3].resp_body_len, 3);
+	CHECK_INT(r->rec[5].status, 200);
+	CHECK_INT(r->rec[5].resp_body_len, 0);
+	CHECK_INT(r->rec[5].resp_done, 1);
+	CHECK_INT(r->ctr.v[CTR_HTTP_UNRECORDED_RESPONSE], 2);
+}
+
+/* ------------------------------------------------------------------ */
+/* methods: any case                                                   */
+
+TEST(method_helper_any_case)
+{
+	CHECK_INT(http_method_of("CONNECT", 7), HTTP_METHOD_CONNECT);
+	CHECK_INT(http_method_of("connect", 7), HTTP_METHOD_CONNECT);
+	CHECK_INT(http_method_of("cOnNeCt", 7), HTTP_METHOD_CONNECT);
+	CHECK_INT(http_method_of("CONNECTX", 8), HTTP_METHOD_OTHER);
+	CHECK_INT(http_method_of("CONNEC", 6), HTTP_METHOD_OTHER);
+	CHECK_INT(http_method_of("Head", 4), HTTP_METHOD_HEAD);
+	CHECK_INT(http_method_of("GET", 3), HTTP_METHOD_OTHER);
+	CHECK_INT(http_method_of("", 0), HTTP_METHOD_NONE);
+}
+
+/* Squid (relaxed_header_parser) and Privoxy take "connect": so does the
+ * sensor, everywhere (tunnel, framing, form, records keep the case). */
+TEST(mixed_case_connect_and_head)
+{
+	static const struct chunk t[] = {
+		C("head http://a.example/x HTTP/1.1\r\n\r\n"
+		  "Get http://a.example/y HTTP/1.1\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+		  "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno"),
+		C("connect smtp.example:25 HTTP/1.1\r\n\r\nEHLO early\r\n"),
+		S("HTTP/1.1 200 Connection established\r\n\r\n220 smtp.example\r\n"),
+		C("QUIT\r\n"),
+	};
+	struct result *r = run_all(t, N(t));
+
+	CHECK_INT(r->n_rec, 3);
+	CHECK_STR(r->rec[0].method, "head");
+	CHECK_INT(r->rec[0].meth, HTTP_METHOD_HEAD);
+	CHECK_INT(r->rec[0].status, 200);
+	CHECK_INT(r->rec[0].resp_body_len, 0);
+	CHECK_INT(r->rec[1].status, 404);
+	CHECK_INT(r->rec[1].resp_body_len, 2);
+	CHECK_STR(r->rec[2].method, "connect");
+	CHECK_INT(r->rec[2].meth, HTTP_METHOD_CONNECT);
+	CHECK_INT(r->rec[2].form, HTTP_FORM_AUTHORITY);
+	CHECK_INT(r->rec[2].tunnel_granted, 1);
+	CHECK_INT(r->rec[2].early_data_len, 12);
+	CHECK_INT(r->n_open, 1);
+	CHECK_INT(r->ti.target_port, 25);
+	CHECK_TUN(r, DIR_TO_SERVER, "EHLO early\r\nQUIT\r\n");
+	CHECK_TUN(r, DIR_TO_CLIENT, "220 smtp.example\r\n");
+	CHECK_HAS(r->log, "\"http_method\":\"connect\"");
+}
+
+/* ------------------------------------------------------------------ */
+/* proxy traffic and plain web                                         */
+
+TEST(origin_form_is_a_fact_not_proxy_traffic)
+{
+	static const struct chunk t[] = {
+		C("GET /index.html HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"),
+	};
+	struct result *r = run_all(t, N(t));
+
+	CHECK_INT(r->n_req, 1);       /* the rules still see the request */
+	CHECK_INT(r->n_rec, 1);       /* ...and the response */
+	CHECK_INT(r->req[0].proxy, 0);
+	CHECK_INT(r->rec[0].proxy, 0);
+	CHECK_INT(r->rec[0].status, 200);
+	CHECK_INT(r->wants_data, 1);  /* one transaction is not enough */
+}
+
+TEST(proxy_signs_make_proxy_traffic)
+{
+	/* an absolute URI, then origin-form on the same flow */
+	static const struct chunk a[] = {
+		C("GET http://a.example/ HTTP/1.1\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+		C("GET / HTTP/1.1\r\nHost: a.example\r\n\r\n"),
+		S("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"),
+	};
+	struct result *r = run_all(a, N(a));
+	CHECK_INT(r->rec[0].proxy, 1);
+	CHECK_INT(r->rec[1].proxy, 1);
+
+	/* origin-form pipelined before a CONNECT: the GET's record, written
+	 * after the CONNECT was seen, is proxy traffic (a probe) */
+	static const struct chunk b[] = {
+		C("GET / HTTP/1.1\r\nHost: p\r\n\r\nCONNECT mx.example:25 HTTP/1.1\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+		  "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"),
+	};
+	r = run_all(b, N(b));
+	CHECK_INT(r->req[0].proxy, 0);
+	CHECK_INT(r->rec[0].proxy, 1);
+	CHECK_INT(r->rec[1].proxy, 1);
+
+	/* a gateway asked for another port in Host; "CONNECT /"; a 407 */
+	static const struct chunk c[] = {
+		C("GET / HTTP/1.1\r\nHost: mx.example:25\r\n\r\n"),
+		S("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"),
+	};
+	r = run_all(c, N(c));
+	CHECK_INT(r->req[0].proxy, 1);
+	CHECK_INT(r->rec[0].proxy, 1);
+	static const struct chunk d[] = {
+		C("CONNECT / HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"),
+	};
+	r = run_all(d, N(d));
+	CHECK_INT(r->rec[0].form, HTTP_FORM_ORIGIN);
+	CHECK_INT(r->rec[0].proxy, 1);
+	static const struct chunk e[] = {
+		C("GET / HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 407 Proxy Authentication Required\r\n"
+		  "Proxy-Authenticate: Basic realm=\"p\"\r\nContent-Length: 0\r\n\r\n"),
+	};
+	r = run_all(e, N(e));
+	CHECK_INT(r->req[0].proxy, 0);
+	CHECK_INT(r->rec[0].proxy, 1);
+	CHECK_STR(r->rec[0].proxy_authenticate, "Basic realm=\"p\"");
+	/* the Host port is the server's own: plain web */
+	static const struct chunk f[] = {
+		C("GET / HTTP/1.1\r\nHost: www.example:3128\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+	};
+	r = run_all(f, N(f));
+	CHECK_INT(r->rec[0].proxy, 0);
+}
+
+/* Two origin-form transactions answered as a web server answers: the flow
+ * is bypassed at the second response's headers (its body unread), and,
+ * the documented trade-off, a proxy request sent after that on the same
+ * connection is not seen. */
+TEST(plain_web_bypassed_after_two_transactions)
+{
+	static const struct chunk t[] = {
+		C("GET / HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
+		C("GET /big.iso HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nISO..."),
+		C("CONNECT mx.example:25 HTTP/1.1\r\n\r\n"),
+		S("...more of the body"),
+	};
+	struct result *r = run_all(t, N(t));
+
+	CHECK_INT(r->wants_data, 0);
+	CHECK_INT(r->ctr.v[CTR_HTTP_BYPASS_PLAIN_WEB], 1);
+	CHECK_INT(r->n_req, 2);
+	CHECK_INT(r->n_rec, 2);
+	CHECK_INT(r->rec[1].status, 200);
+	CHECK_INT(r->rec[1].resp_body_len, 0);
+	CHECK_INT(r->rec[0].proxy + r->rec[1].proxy, 0);
+}
+
+TEST(plain_web_not_bypassed_when_in_doubt)
+{
+	/* a proxy answers origin-form with 400: the CONNECT after is seen */
+	static const struct chunk a[] = {
+		C("GET / HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"),
+		C("GET / HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+		C("CONNECT mx.example:25 HTTP/1.1\r\n\r\n"),
+		S("HTTP/1.1 200 Connection established\r\n\r\n220 mx\r\n"),
+	};
+	struct result *r = run_all(a, N(a));
+	CHECK_INT(r->wants_data, 1);
+	CHECK_INT(r->n_open, 1);
+	CHECK_INT(r->ctr.v[CTR_HTTP_BYPASS_PLAIN_WEB], 0);
+
+	/* the CONNECT pipelined behind the second GET */
+	static const struct chunk b[] = {
+		C("GET / HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+		C("GET / HTTP/1.1\r\nHost: www.example\r\n\r\n"
+		  "CONNECT mx.example:25 HTTP/1.1\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+		  "HTTP/1.1 200 Connection established\r\n\r\n220 mx\r\n"),
+	};
+	r = run_all(b, N(b));
+	CHECK_INT(r->n_open, 1);
+	CHECK_INT(r->ctr.v[CTR_HTTP_BYPASS_PLAIN_WEB], 0);
+
+	/* ...or only begun when the answer comes */
+	static const struct chunk c[] = {
+		C("GET / HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+		C("GET / HTTP/1.1\r\nHost: www.example\r\n\r\nCONN"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+		C("ECT mx.example:25 HTTP/1.1\r\n\r\n"),
+		S("HTTP/1.1 200 Connection established\r\n\r\n220 mx\r\n"),
+	};
+	r = run_all(c, N(c));
+	CHECK_INT(r->n_open, 1);
+	CHECK_INT(r->ctr.v[CTR_HTTP_BYPASS_PLAIN_WEB], 0);
+
+	/* a proxy header in the answer */
+	static const struct chunk d[] = {
+		C("GET / HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nProxy-Agent: x\r\nContent-Length: 0\r\n\r\n"),
+		C("GET / HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+	};
+	r = run_all(d, N(d));
+	CHECK_INT(r->wants_data, 1);
+	CHECK_INT(r->rec[0].proxy, 1);
+	CHECK_INT(r->rec[1].proxy, 1);
+
+	/* inside a tunnel: never */
+	static const struct chunk e[] = {
+		C("GET / HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+		C("GET / HTTP/1.1\r\nHost: www.example\r\n\r\n"),
+		S("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+	};
+	static const struct proto_init pi = { .server_port = 80, .in_tunnel = 1 };
+	r = run_all_pi(e, N(e), &pi);
+	CHECK_INT(r->wants_data, 1);
+	CHECK_INT(r->ctr.v[CTR_HTTP_BYPASS_PLAIN_WEB], 0);
+	/* ...and outside it the same transcript is bypassed */
+	r = run_all(e, N(e));
+	CHECK_INT(r->wants_data, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* the engine: which transactions become http records, the bypass      */
+
+struct eng_out {
+	char buf[64 * 1024];
+	size_t len;
+	int http, alerts, bypass, bypassed_flows;
+};
+
+static void eo_record(void *arg, uint64_t idx, const char *line, size_t len)
+{
+	struct eng_out *o = arg;
+
+	(void)idx;
+	o->http += memmem(line, len, "\"event_type\":\"http\"", 19) != NULL;
+	o->alerts += memmem(line, len, "\"event_type\":\"alert\"", 20) != NULL;
+	o->bypassed_flows += memmem(line, len, "\"bypass\":\"local\"", 16) != NULL;
+	if (o->len + len + 2 < sizeof(o->buf)) {
+		memcpy(o->buf + o->len, line, len);
+		o->len += len;
+		o->buf[o->len++] = '\n';
+		o->buf[o->len] = '\0';
+	}
+}
+
+static void eo_inspect(void *arg, const struct pkt *p, int inspect)
+{
+	struct eng_out *o = arg;
+
+	(void)p;
+	o->bypass += !inspect;
+}
+
+/* one TCP conversation, packets built by hand */
+struct conv {
+	struct engine *e;
+	uint16_t sport, dport;
+	uint32_t seq[2];
+};
+
+static uint64_t conv_ts = 1000000;
+
+static void conv_pkt(struct conv *c, int dir, uint8_t flags, const char *d)
+{
+	static const uint8_t cli[16] = {192, 0, 2, 1};
+	static const uint8_t srv[16] = {198, 51, 100, 80};
+	size_t n = d ? strlen(d) : 0;
+	struct pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.family = 4;
+	memcpy(p.src, dir ? srv : cli, 16);
+	memcpy(p.dst, dir ? cli : srv, 16);
+	p.sport = dir ? c->dport : c->sport;
+	p.dport = dir ? c->sport : c->dport;
+	p.seq = c->seq[dir];
+	p.ack = c->seq[!dir];
+	p.tcp_flags = flags;
+	p.payload = (const uint8_t *)d;
+	p.payload_len = (uint32_t)n;
+	p.wire_len = (uint32_t)(54 + n);
+	p.ts_us = conv_ts += 1000;
+	engine_packet(c->e, &p);
+	c->seq[dir] += (uint32_t)n + ((flags & (TCP_SYN | TCP_FIN)) ? 1 : 0);
+}
+
+/* handshake, the payloads (client, server, client...; NULL ends), FINs */
+static void conv_run(struct engine *e, uint16_t sport, uint16_t dport,
+		     const char *const *msgs)
+{
+	struct conv c = { e, sport, dport, { 1000, 5000 } };
+
+	conv_pkt(&c, 0, TCP_SYN, NULL);
+	conv_pkt(&c, 1, TCP_SYN | TCP_ACK, NULL);
+	conv_pkt(&c, 0, TCP_ACK, NULL);
+	for (int i = 0; msgs[i]; i++)
+		conv_pkt(&c, i % 2, TCP_ACK | TCP_PSH, msgs[i]);
+	conv_pkt(&c, 0, TCP_ACK | TCP_FIN, NULL);
+	conv_pkt(&c, 1, TCP_ACK | TCP_FIN, NULL);
+}
+
+TEST(engine_writes_http_records_for_proxy_traffic_only)
+{
+	static const char *rules_text =
+		"rule t.web { sid 9100001 on http.request "
+		"when http.proxy.form is \"origin\" action alert "
+		"msg \"web request {http.method}\" }";
+	struct rule_source src = { "t.rules", rules_text, strlen(rules_text) };
+	struct rule_diags diags = {0};
+	struct ruleset *rs = ruleset_load_sources(&src, 1, NULL, &diags);
+	static struct eng_out o;
+	struct engine_output out = { .arg = &o, .record = eo_record,
+				     .flow_inspect = eo_inspect };
+	struct engine_config cfg;
+
+	rule_diags_free(&diags);
+	CHECK(rs != NULL);
+	if (!rs)
+		return;
+	engine_config_default(&cfg);
+	cfg.max_flows = 64;
+	cfg.max_parsers = 64;
+	cfg.reasm_mem = 1 << 20;
+	cfg.rules = rs;
+	struct engine *e = engine_new(&cfg, &out);
+	CHECK(e != NULL);
+	if (!e) {
+		ruleset_unref(rs);
+		return;
+	}
+	struct rw_counters *ctr = engine_counters(e);
+
+	/* a web request on :80: a fact (the alert), no record */
+	static const char *web[] = {
+		"GET /index.html HTTP/1.1\r\nHost: www.example\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi", NULL };
+	conv_run(e, 40001, 80, web);
+	CHECK_INT(o.http, 0);
+	CHECK_INT(o.alerts, 1);
+	CHECK_INT(ctr->v[CTR_HTTP_ORIGIN_NOT_RECORDED], 1);
+
+	/* an absolute-URI request: a record */
+	static const char *abs[] = {
+		"GET http://www.example/ HTTP/1.1\r\nHost: www.example\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", NULL };
+	conv_run(e, 40002, 8080, abs);
+	CHECK_INT(o.http, 1);
+	CHECK_INT(o.alerts, 1);
+
+	/* origin-form inside a CONNECT tunnel: records (with tunnel{}), and
+	 * never a bypass however plain */
+	static const char *tun[] = {
+		"CONNECT www.example:80 HTTP/1.1\r\n\r\n",
+		"HTTP/1.1 200 Connection established\r\n\r\n",
+		"GET /a HTTP/1.1\r\nHost: www.example\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"GET /b HTTP/1.1\r\nHost: www.example\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"GET /c HTTP/1.1\r\nHost: www.example\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", NULL };
+	conv_run(e, 40003, 3128, tun);
+	CHECK_INT(o.http, 5);
+	CHECK_INT(o.alerts, 4);
+	CHECK_INT(o.bypass, 0);
+	CHECK_HAS(o.buf, "\"url\":\"/c\"");
+	CHECK_HAS(o.buf, "\"proxy_tunnel\":{\"type\":\"http_connect\"");
+	CHECK_INT(ctr->v[CTR_HTTP_ORIGIN_NOT_RECORDED], 1);
+
+	/* plain web: bypassed after two transactions, the capture told */
+	static const char *plain[] = {
+		"GET / HTTP/1.1\r\nHost: www.example\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"GET /x HTTP/1.1\r\nHost: www.example\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nbody...",
+		"GET /y HTTP/1.1\r\nHost: www.example\r\n\r\n",
+		"...rest of the body", NULL };
+	conv_run(e, 40004, 80, plain);
+	CHECK_INT(o.http, 5);
+	CHECK_INT(o.bypass, 1);
+	CHECK_INT(o.bypassed_flows, 1);
+	CHECK_INT(o.alerts, 6);            /* /y is not seen */
+	CHECK_INT(ctr->v[CTR_HTTP_BYPASS_PLAIN_WEB], 1);
+	CHECK_INT(ctr->v[CTR_HTTP_ORIGIN_NOT_RECORDED], 3);
+	engine_finish(e, 0);
+	engine_free(e);
+	ruleset_unref(rs);
+}
+
+/* ------------------------------------------------------------------ */
 /* probe                                                               */
 
 static enum probe_result probe_s(const char *cli, const char *srv)
@@ -529,6 +1124,10 @@ TEST(probe_detects_proxy_requests)
 		"GET HTTP://bro.org/ HTTP/1.1\r\n",
 		"POST https://a.example/x HTTP/1.0\n",
 		"PROPFIND ftp://a.example/ HTTP/1.1\r\n",
+		/* any case, as Squid and Privoxy take it */
+		"get http://a/ HTTP/1.1\r\n",
+		"connect smtp.example:25 HTTP/1.1\r\n",
+		"Connect smtp.example:25 HTTP/1.0\r\n",
 	};
 	static const char *no[] = {
 		"GET / HTTP/1.1\r\n",
@@ -537,7 +1136,8 @@ TEST(probe_detects_proxy_requests)
 		"\x05\x01\x00",
 		"EHLO example.com\r\n",
 		"CONNECT a:25 SMTP/1.0\r\n",
-		"get http://a/ HTTP/1.1\r\n",
+		"get / HTTP/1.1\r\n",
+		"connectx a:25 HTTP/1.1\r\n",
 	};
 	static const char *more[] = {
 		"", "C", "CONN", "CONNECT smtp.exa", "GET ", "GET htt",
@@ -621,6 +1221,17 @@ int main(void)
 	RUN(upgrade_101_stops);
 	RUN(midstream_response_without_request);
 	RUN(te_and_cl_and_bad_chunk);
+	RUN(pipeline_4_gets_then_connect_pairs_exactly);
+	RUN(pipeline_1000_requests_then_connect_tunnel_seen);
+	RUN(pipeline_runs_cap_goes_unpaired_never_misattributes);
+	RUN(pipeline_force_out_during_response_and_interim);
+	RUN(method_helper_any_case);
+	RUN(mixed_case_connect_and_head);
+	RUN(origin_form_is_a_fact_not_proxy_traffic);
+	RUN(proxy_signs_make_proxy_traffic);
+	RUN(plain_web_bypassed_after_two_transactions);
+	RUN(plain_web_not_bypassed_when_in_doubt);
+	RUN(engine_writes_http_records_for_proxy_traffic_only);
 	RUN(probe_detects_proxy_requests);
 	RUN(probe_in_tunnel_accepts_origin_form);
 	return t_done();
