@@ -53,7 +53,7 @@ static void on_sample(u_char *user, const struct pcap_pkthdr *h,
 		return;
 	enum csum_result r = csum_check_pkt(&p);
 	if (r != CSUM_UNKNOWN)
-		csum_table_note(s->t, &p, r, 2, &now);
+		csum_table_note(s->t, &p, r, 2, 0, &now);
 	s->n++;
 }
 

@@ -55,6 +55,7 @@
 	X(CSUM_UNVERIFIABLE, "checksum.unverifiable") \
 	X(CSUM_OFFLOAD_HOSTS, "checksum.offload_hosts") \
 	X(CSUM_OFFLOAD_ACCEPTED, "checksum.offload_not_checked") \
+	X(CSUM_UNPROVEN_ACCEPTED, "checksum.unproven_not_checked") \
 	/* TCP state */ \
 	X(TCP_ACK_BEYOND, "tcp.ack_beyond_sent") \
 	X(TCP_RST_IGNORED, "tcp.rst_out_of_window") \

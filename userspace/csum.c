@@ -140,29 +140,33 @@ static struct csum_src *find(struct csum_table *t, uint8_t family,
 }
 
 int csum_table_note(struct csum_table *t, const struct pkt *p,
-		    enum csum_result r, unsigned min_bad,
+		    enum csum_result r, unsigned min_bad, int flow_verified,
 		    int *became_offloaded)
 {
 	int evidence = p->payload_len || (p->tcp_flags & TCP_SYN);
 	struct csum_src *s = find(t, p->family, p->src);
 
 	*became_offloaded = 0;
-	if (!s)
-		return r == CSUM_GOOD;
-	if (evidence) {
+	if (s && evidence) {
 		if (r == CSUM_GOOD && s->good < UINT16_MAX)
 			s->good++;
 		else if (r != CSUM_GOOD && s->bad < UINT16_MAX)
 			s->bad++;
 	}
-	if (r == CSUM_GOOD || s->offloaded)
-		return 1;
-	if (s->bad >= min_bad && s->bad >= s->good) {
+	if (r == CSUM_GOOD)
+		return CSUM_KEEP;
+	if (s && s->offloaded)
+		return CSUM_KEEP_OFFLOAD;
+	if (s && s->bad >= min_bad && s->bad >= s->good) {
 		s->offloaded = 1;
 		*became_offloaded = 1;
-		return 1;
+		return CSUM_KEEP_OFFLOAD;
 	}
-	return 0;
+	/* a sender that proved it computes checksums (on this flow, or
+	 * from this address) does not send bad ones: an insertion */
+	if (flow_verified || (s && s->good))
+		return CSUM_DROP;
+	return CSUM_KEEP_UNPROVEN;
 }
 
 void csum_table_merge(struct csum_table *to, const struct csum_table *from)

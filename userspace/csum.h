@@ -15,14 +15,17 @@
  * --checksum auto (the default), what users of other sensors rely on:
  * per source address (a 64-slot table), the packets that carry evidence
  * (payload or SYN; kernel-made RSTs and TIME-WAIT ACKs are checksummed in
- * software even with offload) are counted good or bad; a source with at
- * least CSUM_OFFLOAD_MIN bad ones making up half or more of its evidence
- * is "offloaded" from then on: its checksums are no longer checked
- * (counted in checksum.offload_not_checked), relaywatch says so once on
- * stderr and stats count the hosts (checksum.offload_hosts). Until then a
- * bad packet is dropped. Files are sampled before they are read (the
- * first CSUM_SAMPLE packets, csum_table_sample()), so a short capture
- * taken with offload is recognised from its first packet.
+ * software even with offload) are counted good or bad. A bad packet is
+ *  - kept when its source is judged offloaded: at least CSUM_OFFLOAD_MIN
+ *    bad ones making up half or more of its evidence (sticky; said once
+ *    on stderr, checksum.offload_hosts, checksum.offload_not_checked);
+ *  - dropped when its sender proved it computes checksums: a good one on
+ *    the same flow direction, or from the same address (an insertion);
+ *  - kept otherwise: a sender that never sent one good checksum is taken
+ *    to be offloaded (checksum.unproven_not_checked).
+ * Files are sampled before they are read (the first CSUM_SAMPLE frames,
+ * capture_pcap_sample_csum()), so a short capture taken with offload is
+ * recognised from its first packet.
  * The trade-off: a sender can make its own address look offloaded by
  * sending many bad packets, then insert; `--checksum on` (validate
  * everything, for gateways whose captures are clean: inline mode, TC) and
@@ -61,12 +64,21 @@ struct csum_table {
 };
 
 void csum_table_init(struct csum_table *t, uint64_t key);
-/* Note one checked packet of p's source. Returns 1 when the packet is to
- * be processed (good, or its source offloaded), 0 when it is dropped;
- * *became_offloaded = 1 the first time the source is judged offloaded.
- * min_bad: bad packets needed (CSUM_OFFLOAD_MIN; less when sampling). */
+enum csum_verdict {
+	CSUM_DROP = 0,        /* the receiver drops it: so do we */
+	CSUM_KEEP,            /* good checksum */
+	CSUM_KEEP_OFFLOAD,    /* bad, from a source judged offloaded */
+	CSUM_KEEP_UNPROVEN,   /* bad, from a sender that never sent a good
+	                       * one (nor on this flow): taken as offload */
+};
+
+/* Note one checked packet of p's source and say what to do with it.
+ * flow_verified: its flow direction already carried a good checksum on a
+ * packet with payload or SYN. *became_offloaded = 1 the first time the
+ * source is judged offloaded. min_bad: bad packets needed (CSUM_OFFLOAD_MIN;
+ * less when sampling). */
 int csum_table_note(struct csum_table *t, const struct pkt *p,
-		    enum csum_result r, unsigned min_bad,
+		    enum csum_result r, unsigned min_bad, int flow_verified,
 		    int *became_offloaded);
 /* copy the offloaded sources of from into to */
 void csum_table_merge(struct csum_table *to, const struct csum_table *from);

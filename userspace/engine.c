@@ -833,11 +833,12 @@ static void csum_offload_note(struct engine *e, const struct pkt *p)
  * create one. 1: process the packet; 0: the receiver would drop it
  * (counted). */
 static int csum_accept(struct engine *e, const struct pkt *p,
-		       struct eflow *f)
+		       struct eflow *f, int dir)
 {
 	enum csum_result r;
-	int now_offloaded;
+	int now_offloaded, v;
 
+	e->csum_last_good = 0;
 	if (e->cfg.checksum == CSUM_OFF)
 		return 1;
 	r = csum_check_pkt(p);
@@ -845,15 +846,30 @@ static int csum_accept(struct engine *e, const struct pkt *p,
 		ctr_inc(&e->ctr, CTR_CSUM_UNVERIFIABLE);
 		return 1;
 	}
-	if (r == CSUM_GOOD && e->cfg.checksum == CSUM_ON)
+	e->csum_last_good = r == CSUM_GOOD &&
+			    (p->payload_len || (p->tcp_flags & TCP_SYN));
+	if (r == CSUM_GOOD) {
+		if (e->cfg.checksum == CSUM_AUTO) {
+			csum_table_note(&e->csum, p, r, CSUM_OFFLOAD_MIN, 1,
+					&now_offloaded);
+		}
+		if (f && e->csum_last_good)
+			f->csum_good |= (uint8_t)(1u << dir);
 		return 1;
-	if (e->cfg.checksum == CSUM_AUTO &&
-	    csum_table_note(&e->csum, p, r, CSUM_OFFLOAD_MIN,
-			    &now_offloaded)) {
+	}
+	v = CSUM_DROP;
+	if (e->cfg.checksum == CSUM_AUTO)
+		v = csum_table_note(&e->csum, p, r, CSUM_OFFLOAD_MIN,
+				    f && (f->csum_good >> dir & 1),
+				    &now_offloaded);
+	if (v == CSUM_KEEP_OFFLOAD) {
 		if (now_offloaded)
 			csum_offload_note(e, p);
-		if (r != CSUM_GOOD)
-			ctr_inc(&e->ctr, CTR_CSUM_OFFLOAD_ACCEPTED);
+		ctr_inc(&e->ctr, CTR_CSUM_OFFLOAD_ACCEPTED);
+		return 1;
+	}
+	if (v == CSUM_KEEP_UNPROVEN) {
+		ctr_inc(&e->ctr, CTR_CSUM_UNPROVEN_ACCEPTED);
 		return 1;
 	}
 	if (f)
@@ -893,7 +909,7 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 			ctr_inc(&e->ctr, CTR_FLOW_NO_PAYLOAD_SKIP);
 			return VERDICT_ACCEPT;
 		}
-		if (!csum_accept(e, p, NULL))
+		if (!csum_accept(e, p, NULL, 0))
 			return VERDICT_ACCEPT;
 		f = flow_create(e, p, &k, hash, sender);
 		if (!f)
@@ -903,8 +919,10 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 		engine_fact_flow(e, f, TRIG_FLOW_START, NULL);
 	}
 	dir = sender == f->cli ? DIR_TO_SERVER : DIR_TO_CLIENT;
+	if (created && e->csum_last_good)
+		f->csum_good |= (uint8_t)(1u << dir);
 	if (!created && f->app.app != APP_NONE && !f->bypassed &&
-	    !csum_accept(e, p, f)) {
+	    !csum_accept(e, p, f, dir)) {
 		return VERDICT_ACCEPT;   /* the receiver drops it: so do we */
 	}
 	if ((p->tcp_flags & TCP_RST) && !rst_acceptable(f, dir, p)) {

@@ -93,6 +93,8 @@ struct eflow {
 	uint8_t ever_app;               /* a parser ran on this flow */
 	uint8_t payload_seen;           /* not embryonic any more */
 	uint8_t tcp_anom;               /* TCP_ANOM_* */
+	uint8_t csum_good;              /* bit dir: a good checksum on a
+	                                 * packet with payload or SYN */
 	char community_id[40];
 	struct rule_flow rf;            /* pass flag */
 };
@@ -129,6 +131,7 @@ struct engine {
 	uint8_t evicting;               /* state_get() is closing a flow */
 	uint64_t next_expire_us;        /* packet time of the next expiry */
 	struct csum_table csum;         /* offload detection (csum.h) */
+	uint8_t csum_last_good;         /* csum_accept(): good evidence */
 	enum verdict pkt_verdict;
 	/* rules: the publisher's side (engine_set_ruleset) */
 	_Atomic(struct ruleset *) rs_pub;   /* holds the publisher's ref */

@@ -96,41 +96,53 @@ static struct pkt src_pkt(uint8_t last, int payload)
 	return p;
 }
 
-/* a source is offloaded after CSUM_OFFLOAD_MIN bad evidence packets that
- * are half or more of its evidence; before that bad ones are dropped;
- * pure ACKs are no evidence */
+/* a sender that never sent a good checksum is kept (unproven); one that
+ * did is dropped (an insertion), on its flow or from its address; a
+ * source is judged offloaded after CSUM_OFFLOAD_MIN bad evidence packets
+ * that are half or more of its evidence; pure ACKs are no evidence */
 TEST(offload_policy)
 {
 	struct csum_table t;
 	struct pkt a = src_pkt(1, 1), ack = src_pkt(1, 0), b = src_pkt(2, 1);
-	int now, kept = 0, said = 0;
+	struct pkt c = src_pkt(3, 1);
+	int now, said = 0, unproven = 0, off = 0;
 
 	csum_table_init(&t, 42);
 	for (int i = 0; i < 20; i++)
-		CHECK_INT(csum_table_note(&t, &ack, CSUM_BAD_TCP, 8, &now), 0);
+		CHECK_INT(csum_table_note(&t, &ack, CSUM_BAD_TCP, 8, 0, &now),
+			  CSUM_KEEP_UNPROVEN);
 	for (int i = 0; i < CSUM_OFFLOAD_MIN; i++) {
-		kept += csum_table_note(&t, &a, CSUM_BAD_TCP, 8, &now);
+		int v = csum_table_note(&t, &a, CSUM_BAD_TCP, 8, 0, &now);
+		unproven += v == CSUM_KEEP_UNPROVEN;
+		off += v == CSUM_KEEP_OFFLOAD;
 		said += now;
 	}
-	CHECK_INT(kept, 1);               /* the 8th: judged offloaded */
+	CHECK_INT(unproven, CSUM_OFFLOAD_MIN - 1);
+	CHECK_INT(off, 1);                 /* the 8th: judged offloaded */
 	CHECK_INT(said, 1);
 	CHECK_INT(csum_table_offloaded(&t), 1);
-	CHECK_INT(csum_table_note(&t, &a, CSUM_BAD_TCP, 8, &now), 1);
+	/* offloaded: kept even on a flow that had a good one (GRO) */
+	CHECK_INT(csum_table_note(&t, &a, CSUM_BAD_TCP, 8, 1, &now),
+		  CSUM_KEEP_OFFLOAD);
 	CHECK_INT(now, 0);
-	/* a source that sends good packets is not judged offloaded by a
-	 * few bad ones (an attacker's insertion) */
+	/* a sender that sends good packets: its few bad ones are dropped */
 	for (int i = 0; i < 50; i++)
-		csum_table_note(&t, &b, CSUM_GOOD, 8, &now);
+		CHECK_INT(csum_table_note(&t, &b, CSUM_GOOD, 8, 0, &now),
+			  CSUM_KEEP);
 	for (int i = 0; i < 20; i++)
-		CHECK_INT(csum_table_note(&t, &b, CSUM_BAD_TCP, 8, &now), 0);
+		CHECK_INT(csum_table_note(&t, &b, CSUM_BAD_TCP, 8, 0, &now),
+			  CSUM_DROP);
 	CHECK_INT(csum_table_offloaded(&t), 1);
+	/* unknown address, but its flow direction had a good one */
+	CHECK_INT(csum_table_note(&t, &c, CSUM_BAD_TCP, 8, 1, &now), CSUM_DROP);
 	/* merging keeps the offloaded sources only */
 	struct csum_table u;
 	csum_table_init(&u, 7);
 	csum_table_merge(&u, &t);
 	CHECK_INT(csum_table_offloaded(&u), 1);
-	CHECK_INT(csum_table_note(&u, &a, CSUM_BAD_TCP, 8, &now), 1);
-	CHECK_INT(csum_table_note(&u, &b, CSUM_BAD_TCP, 8, &now), 0);
+	CHECK_INT(csum_table_note(&u, &a, CSUM_BAD_TCP, 8, 1, &now),
+		  CSUM_KEEP_OFFLOAD);
+	CHECK_INT(csum_table_note(&u, &b, CSUM_BAD_TCP, 8, 1, &now), CSUM_DROP);
 }
 
 TEST(parse_mode)
