@@ -11,6 +11,7 @@
  * and random chunk sizes (several seeds); the events (type, verb, code) and
  * the EVE text of every record must be identical (resumable parser).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <ctype.h>
 
@@ -2303,6 +2304,46 @@ static void rules_run(int bytewise)
 	smtp_ops.end(st, 99999);
 }
 
+TEST(rcpt_fields_for_rules)
+{
+	/* what rules see of a RCPT reply whose address was not kept whole */
+	static const uint8_t cli[16] = {203, 0, 113, 66}, srv[16] = {10, 0, 0, 25};
+	static struct smtp_tx t;
+	struct smtp_session ss;
+	struct rule_view v;
+	struct rule_value out;
+
+	memset(&t, 0, sizeof(t));
+	memset(&ss, 0, sizeof(ss));
+	memset(&v, 0, sizeof(v));
+	t.session = &ss;
+	t.last_cmd.verb = SMTP_CMD_RCPT;
+	v.trigger = TRIG_SMTP_REPLY;
+	v.family = 4;
+	v.src = cli;
+	v.dst = srv;
+	v.obj_kind = RULE_OBJ_SMTP;
+	v.obj = &t;
+	strcpy(t.last_cmd.arg, "v@foreign.example");
+	CHECK_INT(rule_view_get(&v, F_SMTP_RCPT, &out), 0);
+	CHECK_INT(rule_view_get(&v, F_SMTP_RCPT_UNKNOWN, &out), 0);
+	CHECK_INT(out.b, 0);
+	t.last_cmd.addr = SMTP_ADDR_DOMAIN;
+	strcpy(t.last_cmd.arg, "@foreign.example");
+	CHECK_INT(rule_view_get(&v, F_SMTP_RCPT, &out), 0);
+	CHECK(out.s.n == 16 && !memcmp(out.s.p, "@foreign.example", 16));
+	CHECK_INT(rule_view_get(&v, F_SMTP_RCPT_UNKNOWN, &out), 0);
+	CHECK_INT(out.b, 0);
+	t.last_cmd.addr = SMTP_ADDR_UNKNOWN;
+	t.last_cmd.arg[0] = 0;
+	CHECK_INT(rule_view_get(&v, F_SMTP_RCPT, &out), -ENOENT);
+	CHECK_INT(rule_view_get(&v, F_SMTP_RCPT_UNKNOWN, &out), 0);
+	CHECK_INT(out.b, 1);
+	/* not a RCPT: no such field */
+	t.last_cmd.verb = SMTP_CMD_MAIL;
+	CHECK_INT(rule_view_get(&v, F_SMTP_RCPT_UNKNOWN, &out), -ENOENT);
+}
+
 TEST(relay_open_fires_through_padding)
 {
 	struct rule_vars vars = { 0 };
@@ -2452,6 +2493,7 @@ int main(void)
 	RUN(padding_past_32_pipelined);
 	RUN(padding_ten_thousand);
 	RUN(mixed_run_fails_closed);
+	RUN(rcpt_fields_for_rules);
 	RUN(relay_open_fires_through_padding);
 	RUN(probe_content);
 	RUN(eve_ignores_non_records);
