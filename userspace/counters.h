@@ -105,6 +105,12 @@
 	X(SMTP_CMD_SYNTAX, "smtp.anomaly.command_syntax") \
 	X(SMTP_DATA_UNTERM, "smtp.anomaly.data_unterminated") \
 	X(SMTP_UNANSWERED, "smtp.drop.unanswered_commands") \
+	X(SMTP_PAIRING_LOST, "smtp.anomaly.pairing_lost") \
+	X(SMTP_REPLY_LOST, "smtp.drop.reply_pairing_unknown") \
+	X(SMTP_PAST_DATA, "smtp.anomaly.pipelined_past_data") \
+	X(SMTP_RCPT_DOMAIN_ONLY, "smtp.drop.inflight_rcpt_domain_only") \
+	X(SMTP_RCPT_UNKNOWN, "smtp.drop.inflight_rcpt_unknown") \
+	X(SMTP_MAIL_UNKNOWN, "smtp.drop.inflight_mail_unknown") \
 	/* http proxy */ \
 	X(HTTP_REQUESTS, "http.requests") \
 	X(HTTP_RESPONSES, "http.responses") \

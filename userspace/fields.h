@@ -100,6 +100,7 @@ enum field_derive {
 	X(F_SMTP_MAIL_FROM_DOMAIN, "smtp.mail_from.domain", FT_STR, TM_SMTP, FD_DOMAIN, F_SMTP_MAIL_FROM) \
 	X(F_SMTP_RCPT, "smtp.rcpt", FT_STR, TM_SMTP_CR, FD_NONE, F_SMTP_RCPT) \
 	X(F_SMTP_RCPT_DOMAIN, "smtp.rcpt.domain", FT_STR, TM_SMTP_CR, FD_DOMAIN, F_SMTP_RCPT) \
+	X(F_SMTP_RCPT_UNKNOWN, "smtp.rcpt.unknown", FT_BOOL, TM_SMTP_CR, FD_NONE, F_SMTP_RCPT_UNKNOWN) \
 	X(F_SMTP_RCPT_TO, "smtp.rcpt_to", FT_STRLIST, TM_SMTP, FD_NONE, F_SMTP_RCPT_TO) \
 	X(F_SMTP_RCPT_TO_DOMAIN, "smtp.rcpt_to.domain", FT_STRLIST, TM_SMTP, FD_DOMAIN, F_SMTP_RCPT_TO) \
 	X(F_SMTP_RCPT_TO_COUNT, "smtp.rcpt_to.count", FT_INT, TM_SMTP, FD_COUNT, F_SMTP_RCPT_TO) \
@@ -147,7 +148,10 @@ enum rule_field {
  *   smtp.command      the verb in upper case ("RCPT", "EHLO", "AUTH"...)
  *   smtp.command.arg  the argument; for AUTH the mechanism only
  *   smtp.rcpt         the current RCPT address without <> (RCPT command and
- *                     its reply), smtp.mail_from likewise
+ *                     its reply), smtp.mail_from likewise; on a reply whose
+ *                     address the parser could not keep whole (in-flight
+ *                     queue full) "@domain", or absent with
+ *                     smtp.rcpt.unknown true (relay rules: foreign)
  *   smtp.rcpt_to / smtp.rcpt_accepted  all recipients of the transaction /
  *                     those the server accepted (2xx)
  *   http.proxy.form   "connect" | "absolute" | "origin"

@@ -98,9 +98,15 @@ static int smtp_get(const struct rule_view *v, const struct smtp_tx *tx,
 			return -ENOENT;
 		return put_str(out, tx->mail_from);  /* "" = null sender */
 	case F_SMTP_RCPT:
-		if (!smtp_is_cr(v) || c->verb != SMTP_CMD_RCPT)
+		/* "@domain" when only the domain was kept (smtp.h) */
+		if (!smtp_is_cr(v) || c->verb != SMTP_CMD_RCPT ||
+		    c->addr == SMTP_ADDR_UNKNOWN)
 			return -ENOENT;
 		return put_nonempty(out, c->arg);
+	case F_SMTP_RCPT_UNKNOWN:
+		if (!smtp_is_cr(v) || c->verb != SMTP_CMD_RCPT)
+			return -ENOENT;
+		return put_bool(out, c->addr == SMTP_ADDR_UNKNOWN);
 	case F_SMTP_COMMAND:
 		if (!smtp_is_cr(v))
 			return -ENOENT;
@@ -417,7 +423,12 @@ static void ev_smtp_cmd(struct ev_out *o, const struct smtp_tx *tx)
 		ev_line(o, "MAIL FROM:<%s>", c->arg);
 		return;
 	case SMTP_CMD_RCPT:
-		ev_line(o, "RCPT TO:<%s>", c->arg);
+		if (c->addr == SMTP_ADDR_UNKNOWN)
+			ev_line(o, "RCPT TO:<?> (address not kept)");
+		else if (c->addr == SMTP_ADDR_DOMAIN)
+			ev_line(o, "RCPT TO:<?%s> (local part not kept)", c->arg);
+		else
+			ev_line(o, "RCPT TO:<%s>", c->arg);
 		return;
 	case SMTP_CMD_AUTH:
 		ev_line(o, "AUTH %s", c->arg);  /* mechanism only */

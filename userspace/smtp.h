@@ -2,47 +2,78 @@
  *
  * Implements smtp_ops (proto.h). The parser follows the client's commands
  * and the server's replies, pairs each reply with its command (PIPELINING
- * included), skips message bodies (DATA until CRLF.CRLF, BDAT by length),
- * stops at STARTTLS, and reports:
+ * included: replies come in command order, RFC 2920), skips message bodies
+ * (DATA until CRLF.CRLF, BDAT by length), stops at STARTTLS, and reports:
  *
  *   EV_SMTP_COMMAND  a client command was parsed (before its reply)
  *   EV_SMTP_REPLY    a reply was paired with its command (or the greeting
  *                    with the connection: last_cmd.verb == SMTP_CMD_CONNECT)
  *   EV_SMTP_RECORD   a transaction is finished (see "records" below)
  *
- * Every event passes a const struct smtp_tx *: the transaction the
- * command/reply belongs to (MAIL, RCPT, DATA, end of data, BDAT), or the
- * current one for session commands (HELO, AUTH, RSET, QUIT, NOOP...), with
- * last_cmd / last_reply describing the trigger. tx->session (session-level
- * facts: greeting, HELO, AUTH, TLS) is valid, like the tx itself, only
- * during the event call.
+ * The state follows the server. A command only changes the transaction
+ * when its reply arrives, and only as the reply says: a refused MAIL inside
+ * a transaction (503 nested MAIL) leaves the first sender in place, a
+ * refused RSET/EHLO/HELO resets nothing, an accepted one (2xx) ends the
+ * transaction (RFC 5321 4.1.4). Command events are raised at once (inline
+ * mode acts on them); they carry the transaction as the server has
+ * confirmed it so far, and the command's own argument in last_cmd.
  *
- * Records. A transaction starts at MAIL (or at RCPT/DATA/BDAT without MAIL:
- * out of sequence, flagged, but followed since the server may accept it)
- * and ends, on the client side, at the end of the message (CRLF.CRLF or BDAT
- * LAST), RSET, a new MAIL, QUIT or STARTTLS. Its EV_SMTP_RECORD is raised
- * when the last reply owed to it has arrived (so every RCPT carries its own
- * code even when pipelined), or at ops->end() with whatever is known.
- * A session record (transaction == 0, no mail_from) is raised when the
- * session ends (QUIT reply, STARTTLS accepted, end of flow) if the session
- * produced no transaction record yet, or if AUTH/STARTTLS happened after the
- * last one: AUTH brute force, STARTTLS-only and HELO-only sessions are
- * therefore visible too. Implicit TLS (port 465) gives one session record
- * with tls "implicit" at end of flow.
+ * Every event passes a const struct smtp_tx *: the transaction the reply
+ * belongs to (or the current one), with last_cmd / last_reply describing
+ * the trigger. tx->session (session-level facts: greeting, HELO, AUTH, TLS)
+ * is valid, like the tx itself, only during the event call.
+ *
+ * Records. A transaction starts when the server answers a MAIL (or an
+ * out-of-sequence RCPT/DATA/BDAT: flagged, but followed since the server
+ * may accept it) and ends when the server answers the end of the message
+ * (CRLF.CRLF or BDAT LAST), an accepted RSET/HELO/EHLO, a MAIL that starts
+ * another transaction, QUIT or STARTTLS. Its EV_SMTP_RECORD is raised then,
+ * so every RCPT carries its own code. At ops->end() the commands still
+ * waiting for a reply are applied as sent ("unanswered") and the records
+ * are written with whatever is known. A session record (transaction == 0,
+ * no mail_from) is raised when the session ends (QUIT reply, STARTTLS
+ * accepted, end of flow) if the session produced no transaction record yet,
+ * or if AUTH/STARTTLS happened after the last one. Implicit TLS (port 465)
+ * gives one session record with tls "implicit" at end of flow.
+ *
+ * In-flight commands. Commands wait for their reply in a bounded queue
+ * (struct smtp_queue): runs of identical commands are stored once with a
+ * count, arguments (addresses) in a byte ring. When it is full:
+ *   - a RCPT keeps its domain only (smtp.rcpt "@domain", counter
+ *     smtp.drop.inflight_rcpt_domain_only), else nothing (smtp.rcpt.unknown
+ *     is true on its reply: relay rules treat it as foreign; counter
+ *     smtp.drop.inflight_rcpt_unknown); 10,000 pipelined 256-byte RCPTs
+ *     with one foreign recipient still name its domain on its reply;
+ *   - other commands are merged into a "mixed" run that only keeps their
+ *     number and how many were RCPT: its replies are paired by count, a
+ *     reply that may answer a RCPT is reported as a RCPT with an unknown
+ *     address (fail closed), counter smtp.drop.pipelined_commands_cap.
+ * Lines the client sends after DATA before its reply are queued as
+ * commands and marked: a 354 turns them into message text (up to a "."
+ * line), a refusal leaves them commands.
+ *
+ * Gaps. A reply is never paired with a command it may not answer. After a
+ * capture gap that may have lost commands (client side) or replies (server
+ * side), a midstream pickup, or a message end the server saw and we did
+ * not, pairing is "lost" (anomaly pairing_lost, counter
+ * smtp.anomaly.pairing_lost): commands are applied as sent, replies are
+ * counted (smtp.drop.reply_pairing_unknown) but not paired, until a 354
+ * (the server then reads a message: nothing is in flight).
  *
  * Memory: the whole state is struct smtp_state (fixed size, no pointers
- * kept across calls, no malloc); its size is SMTP_STATE_SIZE (24384
- * bytes on x86-64, < 24 KiB: a unit test checks it).
+ * kept across calls, no malloc); its size is SMTP_STATE_SIZE (18352 bytes
+ * on x86-64, < 18 KiB: a unit test checks it; 24384 with the two
+ * transaction slots this replaced).
  * Caps, each with a counter and a record flag:
  *   SMTP_LINE_MAX      a command/reply line; longer lines keep their first
  *                      SMTP_LINE_MAX - 1 bytes, the rest up to LF is
  *                      discarded (CTR_SMTP_LINE_TOO_LONG, "line_too_long")
- *   SMTP_PENDING_MAX   commands awaiting replies; beyond it commands are
- *                      counted (CTR_SMTP_PENDING_CAP) and their replies are
- *                      consumed unpaired, in order
- *   SMTP_RCPT_MAX      recipients kept per transaction; beyond it they are
+ *   SMTP_QUEUE_RUNS,   the in-flight queue, see above
+ *   SMTP_QUEUE_ARGS
+ *   SMTP_RCPT_MAX      recipients listed per record; beyond it they are
  *                      counted (CTR_SMTP_RCPT_CAP) but still tallied in
- *                      rcpt_total / rcpt_accepted / rcpt_refused
+ *                      rcpt_total / rcpt_accepted / rcpt_refused and still
+ *                      named in their reply events
  *   string fields      truncated to their array size (CTR_SMTP_STR_CAP)
  *
  * Credentials: AUTH initial responses and continuation lines are never
@@ -68,9 +99,9 @@
 #define SMTP_ENH_MAX      12    /* "5.255.255" */
 #define SMTP_MECH_MAX     24
 #define SMTP_USER_MAX     128
-#define SMTP_RCPT_MAX     32
-#define SMTP_RCPT_OVER    8     /* in-flight RCPTs past the cap */
-#define SMTP_PENDING_MAX  128
+#define SMTP_RCPT_MAX     32    /* recipients listed in a record */
+#define SMTP_QUEUE_RUNS   128   /* runs of in-flight commands */
+#define SMTP_QUEUE_ARGS   3072  /* bytes of in-flight arguments */
 #define SMTP_UNKNOWN_MAX  4     /* unknown verbs listed per record */
 
 enum smtp_verb {
@@ -104,27 +135,40 @@ enum smtp_anomaly {
 	SMTP_ANOM_LINE_TOO_LONG  = 1u << 0,
 	SMTP_ANOM_BARE_LF        = 1u << 1,
 	SMTP_ANOM_EARLY_TALKER   = 1u << 2,
-	SMTP_ANOM_OUT_OF_SEQ     = 1u << 3,
+	SMTP_ANOM_OUT_OF_SEQ     = 1u << 3,  /* incl. a refused nested MAIL */
 	SMTP_ANOM_UNKNOWN_CMD    = 1u << 4,
 	SMTP_ANOM_UNPAIRED_REPLY = 1u << 5,
-	SMTP_ANOM_PENDING_CAP    = 1u << 6,
+	SMTP_ANOM_PENDING_CAP    = 1u << 6,  /* a mixed run (queue full) */
 	SMTP_ANOM_RCPT_CAP       = 1u << 7,
 	SMTP_ANOM_FIELD_TRUNC    = 1u << 8,
 	SMTP_ANOM_GAP            = 1u << 9,
 	SMTP_ANOM_BAD_REPLY      = 1u << 10, /* server line not "ddd[ -]" */
 	SMTP_ANOM_CMD_SYNTAX     = 1u << 11, /* e.g. MAIL without FROM:, BDAT n? */
-	SMTP_ANOM_UNANSWERED     = 1u << 12, /* record flushed with replies owed */
+	SMTP_ANOM_UNANSWERED     = 1u << 12, /* commands applied without reply */
 	SMTP_ANOM_DATA_UNTERM    = 1u << 13, /* message end not seen */
 	SMTP_ANOM_TLS_PIPELINED  = 1u << 14, /* plaintext sent after STARTTLS
 	                                      * before its 220 (command
 	                                      * injection, CVE-2011-0411) */
-	SMTP_ANOM__COUNT         = 15
+	SMTP_ANOM_PAIRING_LOST   = 1u << 15, /* replies could not be paired */
+	SMTP_ANOM_PAST_DATA      = 1u << 16, /* lines sent after DATA before
+	                                      * its reply (message text) */
+	SMTP_ANOM_INFLIGHT_CAP   = 1u << 17, /* an in-flight argument (address)
+	                                      * was not kept whole */
+	SMTP_ANOM__COUNT         = 18
 };
 
 enum smtp_tls {
 	SMTP_TLS_NONE = 0,
 	SMTP_TLS_STARTTLS,
 	SMTP_TLS_IMPLICIT,
+};
+
+/* what last_cmd.arg holds for a RCPT */
+enum smtp_addr_state {
+	SMTP_ADDR_WHOLE = 0,   /* the address */
+	SMTP_ADDR_DOMAIN,      /* "@domain": the local part was not kept */
+	SMTP_ADDR_UNKNOWN,     /* "": nothing was kept (or the reply may
+	                        * answer a RCPT we could not keep track of) */
 };
 
 struct smtp_cmd {
@@ -134,12 +178,12 @@ struct smtp_cmd {
 	/* EV_SMTP_COMMAND: MAIL/RCPT: the address without <> (parameters are
 	 * in mail_params); AUTH: the mechanism only, never the initial
 	 * response; AUTH_DATA: empty; others: the argument as sent.
-	 * EV_SMTP_REPLY: rebuilt from what the tx keeps (MAIL/RCPT address,
-	 * HELO name, AUTH mechanism), else empty; a RCPT past SMTP_RCPT_MAX
-	 * has no address in its reply event (its command event had it). */
+	 * EV_SMTP_REPLY: what the in-flight queue kept: the MAIL/RCPT address
+	 * (see addr), the HELO name, the AUTH mechanism, else empty. */
 	char arg[SMTP_ARG_MAX];
-	int rcpt;                  /* RCPT: index in recipients[], -1 if none
-	                            * (over the cap or not a RCPT) */
+	uint8_t addr;              /* RCPT: enum smtp_addr_state */
+	int rcpt;                  /* RCPT reply: index in recipients[], -1 if
+	                            * none (over the cap, not kept, command) */
 	int bdat_last;             /* BDAT ... LAST */
 	uint64_t bdat_size;
 };
@@ -153,7 +197,7 @@ struct smtp_reply {
 
 struct smtp_rcpt {
 	char address[SMTP_ADDR_MAX]; /* without <> */
-	int code;                    /* 0 = no reply (yet) */
+	int code;                    /* 0 = no reply */
 	char enhanced[SMTP_ENH_MAX];
 	uint8_t accepted;            /* 2xx */
 };
@@ -189,12 +233,13 @@ struct smtp_data {
 struct smtp_session {
 	int greeting_code;         /* 0 = no greeting seen */
 	char greeting_text[SMTP_TEXT_MAX];
-	char helo[SMTP_HELO_MAX];  /* last HELO/EHLO/LHLO argument */
+	char helo[SMTP_HELO_MAX];  /* last HELO/EHLO/LHLO name accepted (or
+	                            * never answered) */
 	char helo_verb[8];
 	int helo_code;
 	struct smtp_auth auth;     /* the last AUTH attempt */
 	enum smtp_tls tls;
-	uint32_t transactions;     /* MAIL-started transactions so far */
+	uint32_t transactions;     /* transactions started so far */
 	uint32_t records;          /* EV_SMTP_RECORD raised so far */
 	uint32_t commands, replies;
 	uint8_t client_authenticated; /* some AUTH got 235 */
@@ -205,14 +250,16 @@ struct smtp_session {
 struct smtp_tx {
 	const struct smtp_session *session; /* valid during the event only */
 	uint32_t number;           /* 1.. ; 0 for a session record */
-	uint8_t started;           /* MAIL (or an out-of-sequence RCPT/DATA) */
+	uint8_t started;           /* the server answered MAIL (or an
+	                            * out-of-sequence RCPT/DATA/BDAT) */
 	/* MAIL FROM */
 	uint8_t has_mail;
+	uint8_t mail_unknown;      /* the sender was not kept (queue full) */
 	char mail_from[SMTP_ADDR_MAX]; /* without <>, "" for the null sender */
 	char mail_params[SMTP_PARAMS_MAX]; /* raw, e.g. "SIZE=443 BODY=8BITMIME" */
 	int mail_code;
 	char mail_enhanced[SMTP_ENH_MAX];
-	/* RCPT TO */
+	/* RCPT TO, in reply order */
 	struct smtp_rcpt recipients[SMTP_RCPT_MAX];
 	uint32_t n_recipients;     /* kept in recipients[] */
 	uint32_t rcpt_total, rcpt_accepted, rcpt_refused; /* incl. over cap */
@@ -225,14 +272,25 @@ struct smtp_tx {
 	struct smtp_reply last_reply;
 };
 
-/* one pipelined command waiting for its reply */
-struct smtp_pending {
-	uint8_t verb;              /* enum smtp_verb */
-	uint8_t slot;              /* tx slot */
-	uint8_t bdat_last;
-	uint8_t pad;
-	int16_t rcpt;              /* index in recipients[] or -1 */
-	uint16_t gen;              /* slot generation when queued */
+/* One run of in-flight commands: count identical commands (same verb,
+ * flags and argument), or a "mixed" run (verb SMTP_Q_MIXED) of commands
+ * merged when the queue was full. */
+#define SMTP_Q_MIXED SMTP_CMD__COUNT
+struct smtp_qent {
+	uint8_t verb;              /* enum smtp_verb or SMTP_Q_MIXED */
+	uint8_t mixed;             /* mixed run: SMTP_QX_* it swallowed */
+	uint16_t flags;            /* SMTP_QF_* (smtp_int.h) */
+	uint16_t alen;             /* argument bytes, once for the run */
+	uint16_t pad;
+	uint32_t count;            /* commands left in the run */
+	uint32_t nrcpt;            /* mixed run: RCPTs among them (at most) */
+};
+
+struct smtp_queue {
+	struct smtp_qent run[SMTP_QUEUE_RUNS];
+	uint16_t head, n;          /* runs, ring */
+	uint16_t ahead, abytes;    /* argument bytes, ring, in run order */
+	uint8_t args[SMTP_QUEUE_ARGS];
 };
 
 /* per-direction line assembler */
@@ -242,6 +300,7 @@ struct smtp_line {
 	uint8_t too_long;          /* discarding to LF */
 	uint8_t last_cr;           /* previous byte was CR */
 	uint8_t resync;            /* after a gap: discard to the next LF */
+	uint64_t seen;             /* bytes of the current line (cut ones too) */
 };
 
 enum smtp_cli_mode {
@@ -251,20 +310,20 @@ enum smtp_cli_mode {
 	SMTP_CLI_DONE,             /* TLS or implicit TLS: ignore */
 };
 
-struct smtp_slot {
-	struct smtp_tx tx;
-	uint16_t npending;         /* pending entries owed to this tx */
-	uint16_t gen;
-	uint8_t closing;           /* client moved on; record when npending==0 */
-	uint8_t in_use;            /* holds a tx not yet recorded */
-};
-
 struct smtp_state {
 	struct proto_sink sink;    /* copied at init */
 	struct rw_counters *ctr;
 	struct smtp_session sess;
-	struct smtp_slot slot[2];
-	uint8_t cur;               /* slot receiving client commands */
+	struct smtp_tx tx;         /* the transaction the server is in */
+	uint64_t ts;               /* timestamp of the current call */
+	enum smtp_cli_mode cli_mode;
+	uint64_t chunk_left;
+	uint64_t body_line;        /* body: bytes in the current line */
+	/* DATA window: a DATA waits for its reply and no "." line followed */
+	uint64_t win_bytes;        /* client bytes since that DATA's line */
+	uint64_t cli_line_bytes;   /* the client line being handled, LF incl. */
+	uint8_t win_open;
+	uint8_t win_chunk;         /* a BDAT chunk was skipped in the window */
 	uint8_t done;              /* TLS: nothing more parsed */
 	uint8_t greeting_done;     /* a greeting (or first reply) was seen */
 	uint8_t auth_exchange;     /* last AUTH reply was 334: next client
@@ -275,31 +334,18 @@ struct smtp_state {
 	uint8_t body_dot;          /* body: line so far is "." */
 	uint8_t body_cr;           /* body: line so far is ".\r" */
 	uint8_t body_last_cr;      /* body: previous byte was CR */
-	uint8_t body_slot;         /* slot whose DATA got 354 */
+	uint8_t body_gap;          /* body: bytes were lost in it */
 	uint8_t chunk_last;        /* the chunk being skipped is BDAT LAST */
 	uint8_t implicit_tls;
-	uint64_t body_line;        /* body: bytes in the current line */
-	enum smtp_cli_mode cli_mode;
-	uint64_t chunk_left;
-	/* reply assembly (multi-line) */
-	struct smtp_reply rep;
 	uint8_t rep_open;          /* a "ddd-" line was seen */
 	uint8_t rep_trunc;         /* reply text truncation counted */
 	uint8_t ended;             /* ops->end() ran */
 	uint8_t wipe_line;         /* the line held a credential: zero it */
-	/* pending queue (ring) */
-	struct smtp_pending pend[SMTP_PENDING_MAX];
-	uint16_t pend_head, pend_n;
-	uint32_t pend_overflow;    /* commands past the cap, answered after
-	                            * the queued ones */
+	uint8_t lost;              /* pairing lost (see "Gaps") */
+	uint8_t lost_starttls;     /* STARTTLS sent while pairing was lost */
+	struct smtp_reply rep;     /* reply assembly (multi-line) */
 	struct smtp_line line[2];  /* [DIR_TO_SERVER], [DIR_TO_CLIENT] */
-	uint64_t ts;               /* timestamp of the current call */
-	/* RCPT addresses past SMTP_RCPT_MAX, kept until their reply so the
-	 * reply event still names the recipient (a relay rule acts on the
-	 * reply: 32 local recipients first must not hide a foreign 33rd).
-	 * A ring: more than SMTP_RCPT_OVER in flight reuses the oldest. */
-	char rcpt_over[SMTP_RCPT_OVER][SMTP_ADDR_MAX];
-	uint8_t rcpt_over_next;
+	struct smtp_queue q;       /* commands waiting for their reply */
 };
 
 #define SMTP_STATE_SIZE sizeof(struct smtp_state)

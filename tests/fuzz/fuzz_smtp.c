@@ -10,7 +10,9 @@
  *               ctl & 0x0e == 0x0e: a gap of len bytes (no data follows)
  *               len 0 means 256
  * Every record the parser emits is written as EVE JSON; the output must be
- * one line of printable bytes (checked: abort() otherwise). The seeds in
+ * one line of printable bytes, reply events must name their recipient as
+ * the parser kept it, the in-flight queue must stay in its rings (checked:
+ * abort() otherwise). The seeds in
  * tests/fuzz/seeds/fuzz_smtp/ are SMTP sessions in this layout.
  */
 #include <stdint.h>
@@ -21,6 +23,14 @@
 #include "json.h"
 
 static char jbuf[1 << 16];
+
+/* the in-flight queue stays within its rings */
+static void check_queue(const struct smtp_state *s)
+{
+	if (s->q.n > SMTP_QUEUE_RUNS || s->q.head >= SMTP_QUEUE_RUNS ||
+	    s->q.abytes > SMTP_QUEUE_ARGS || s->q.ahead >= SMTP_QUEUE_ARGS)
+		abort();
+}
 
 static void check_json(const struct json *j)
 {
@@ -49,6 +59,15 @@ static void ev(void *ctx, enum proto_event type, const void *obj, uint64_t ts)
 		abort();
 	if (tx->last_cmd.rcpt >= (int)tx->n_recipients &&
 	    tx->last_cmd.rcpt != -1 && type == EV_SMTP_REPLY)
+		abort();
+	/* a RCPT whose address was not kept names no address; a kept
+	 * domain is "@domain" */
+	if (tx->last_cmd.verb == SMTP_CMD_RCPT &&
+	    ((tx->last_cmd.addr == SMTP_ADDR_UNKNOWN && tx->last_cmd.arg[0]) ||
+	     (tx->last_cmd.addr == SMTP_ADDR_DOMAIN &&
+	      tx->last_cmd.arg[0] != '@')))
+		abort();
+	if (tx->n_recipients > SMTP_RCPT_MAX)
 		abort();
 	check_json(&j);
 }
@@ -88,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ts++;
 		if (gap) {
 			smtp_ops.gap(&st, dir, len, ts);
+			check_queue(&st);
 			continue;
 		}
 		if (len > size - i)
@@ -106,6 +126,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (c > len - o)
 				c = len - o;
 			smtp_ops.feed(&st, dir, data + i + o, c, ts);
+			check_queue(&st);
 			o += c;
 		}
 		(void)smtp_ops.wants_data(&st);

@@ -447,8 +447,33 @@ def zwhere(row, extra=""):
             f"{row['id.resp_h']}:{row['id.resp_p']}{extra}")
 
 
+def merge_nested_mail(case, rows):
+    # Zeek opens a new smtp.log entry at every MAIL command, also at a
+    # nested one the server refused (503 "sender already given"): the
+    # server's transaction goes on, and relaywatch (like Suricata) keeps
+    # it one transaction with its first sender. Such a pair (same
+    # connection and trans_depth, same sender, the first entry without
+    # recipients) is compared as one transaction: the second entry's
+    # recipients and last reply.
+    out = []
+    for row in rows:
+        prev = out[-1] if out else None
+        if (prev is not None and zconn(prev) == zconn(row)
+                and prev.get("trans_depth") == row.get("trans_depth")
+                and prev.get("mailfrom") and
+                prev.get("mailfrom") == row.get("mailfrom")
+                and not zset(prev, "rcptto")):
+            case.note(f"{zwhere(row)} trans_depth {row.get('trans_depth')}: "
+                      f"Zeek split the transaction at a nested MAIL; "
+                      f"compared as one")
+            out[-1] = row
+            continue
+        out.append(row)
+    return out
+
+
 def check_zeek_smtp(case, eve, path):
-    rows = zeek_log(path)
+    rows = merge_nested_mail(case, zeek_log(path))
     used_by_conn = {}
     for row in rows:
         cands = eve.conn(*zconn(row), "smtp", either=False)
