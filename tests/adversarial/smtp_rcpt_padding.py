@@ -27,9 +27,17 @@ def build(w, scale):
 EXPECT = [{
     "why": "RCPT #41 of 61 pipelined is the foreign one",
     "alerts": [RELAY_OPEN],
-    "records": [{"event_type": "smtp",
+    # the verdict names the foreign recipient, its own reply paired with
+    # it; the record keeps 32 recipients (a stated cap, flagged) and the
+    # true count
+    "records": [{"event_type": "alert",
                  "where": {"src_ip": "198.51.100.7",
-                           "smtp.rcpt_to": {"contains": "<victim@foreign.example>"}}}],
+                           "alert.rule": "relay.open",
+                           "alert.signature": {"contains": "victim@foreign.example"}}},
+                {"event_type": "smtp",
+                 "where": {"src_ip": "198.51.100.7",
+                           "smtp.rcpt_count.total": 61,
+                           "smtp.anomalies": {"contains": "recipients_cap"}}}],
 }]
 
 if __name__ == "__main__":

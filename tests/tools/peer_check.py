@@ -524,32 +524,16 @@ def _(r):
     r.count("records of the TLS inside", r.of("smtp") + r.of("http"), 0)
 
 
-# the well-formed request lines (method SP target, target "/..." or "*")
-# of Zeek's methods.pcap and what the server answered; the others (no space
-# after the method, a non-ASCII method, no target) are not HTTP requests
-HTTP_METHODS = {
-    46562: ("OPTIONS", 405), 46566: ("GET", 200), 46567: ("GET", 200),
-    46568: ("GET", 403), 46571: ("GET", 200), 46577: ("CCM_POST", 405),
-    46578: ("CCM_POST", 400), 46581: ("CCM_POST", 405),
-    46582: ("CONNECT", 400), 46583: ("CONNECT", 400),
-    46586: ("CONNECT", 400), 46587: ("TRACE", 405), 46588: ("TRACE", 400),
-    46591: ("TRACE", 405), 46592: ("DELETE", 405), 46593: ("DELETE", 400),
-    46596: ("DELETE", 405), 46597: ("PUT", 411), 46598: ("PUT", 411),
-    46601: ("PUT", 411), 46602: ("POST", 411), 46603: ("POST", 411),
-    46606: ("HEAD", 200), 46607: ("HEAD", 200), 46608: ("HEAD", 400),
-}
-
-
 @expect("zk-http-methods")
 def _(r):
     h = r.of("http")
-    by_port = {}
-    for x in h:
-        by_port.setdefault(x.get("src_port"), []).append(x)
-    for port, (meth, status) in sorted(HTTP_METHODS.items()):
-        got = [(get(x, "http.http_method"), get(x, "http.status"))
-               for x in by_port.get(port, [])]
-        r.eq(f"request from :{port}", got, [(meth, status)])
+    # origin-form requests to a web server are not proxy traffic: facts
+    # for the rules, no http record (README "Plain HTTP"); what is left
+    # are the CONNECT probes
+    r.check(len(h) >= 1, "no record of the CONNECT probes")
+    r.check(all(get(x, "http.http_method") == "CONNECT" for x in h),
+            "an origin-form request was recorded: "
+            + ", ".join(sorted({str(get(x, "http.http_method")) for x in h})))
     # "CONNECT / HTTP/1.1" and friends: refused (400), never a tunnel
     r.check(not any(get(x, "http.proxy.tunnel") for x in h),
             "a tunnel was opened")
@@ -665,6 +649,14 @@ def _(r):
 
 # ---- running --------------------------------------------------------------
 
+# Captures edited after capture (addresses anonymised without fixing the
+# checksums: tcpdump -vv says "incorrect" on both sides, on some packets
+# only, so no host looks offloaded): their projects run them without
+# checksum validation (suricata-verify: -k none), and so do we.
+EXTRA_ARGS = {
+    "sv-smtp-bug-5981": ["--checksum", "off"],
+}
+
 def relaywatch(rw, args):
     p = subprocess.run([rw] + args, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=300)
@@ -734,7 +726,8 @@ def main():
             failed += 1
             continue
         rc, out = relaywatch(a.relaywatch, ["--no-rules", "--no-stats",
-                                            "-r", pcap])
+                                            "-r", pcap] +
+                             EXTRA_ARGS.get(name, []))
         if rc != 0:
             print(f"not ok - peer/{name} relaywatch exited {rc}")
             failed += 1
