@@ -69,6 +69,8 @@
 	X(RA_GAP, "reassembly.gap") \
 	X(RA_GAP_BYTES, "reassembly.gap_bytes") \
 	X(RA_FLOW_CAP, "reassembly.drop.flow_ooo_cap") \
+	X(RA_PRUNED, "reassembly.drop.pruned_blocks") \
+	X(RA_OUT_OF_WINDOW, "reassembly.drop.out_of_window") \
 	X(RA_POOL_CAP, "reassembly.drop.memory_cap") \
 	X(RA_BYTES, "reassembly.bytes_delivered") \
 	/* detection */ \

@@ -69,6 +69,12 @@ enum csum_result csum_check_pkt(const struct pkt *p)
 	tcp = p->l3 + p->l3_len;
 	tcp_len = p->l4_len + p->payload_len;
 	if (p->family == 4) {
+		/* total length 0: a GSO super-packet of the capture host (its
+		 * checksums are partial anyway), never a packet a receiver
+		 * takes from the wire (ip_rcv drops it): judged like a bad
+		 * checksum, so only an offloaded sender gets it through */
+		if (!p->l3[2] && !p->l3[3])
+			return CSUM_BAD_IP;
 		if (csum_fold(csum_add(0, p->l3, p->l3_len)) != 0xffff)
 			return CSUM_BAD_IP;
 		s = csum_add(s, p->src, 4);

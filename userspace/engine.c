@@ -635,6 +635,10 @@ static void flow_close(struct engine *e, struct eflow *f,
 	struct reasm_out ro = { f, ra_data, ra_gap };
 	uint64_t ts = f->link.last_ts;
 
+	if (!f->link.in_use || f->closing)
+		return;      /* already closed, or being closed further up */
+	f->closing = 1;
+
 	if (f->app.app != APP_NONE) {
 		reasm_flush(&e->ra, &f->rd[0], 0, ts, &ro);
 		reasm_flush(&e->ra, &f->rd[1], 1, ts, &ro);
@@ -667,24 +671,46 @@ static unsigned expire(struct engine *e, uint64_t now, unsigned budget)
 		uint64_t to = (uint64_t)(list == FL_EMBRYONIC ?
 					 e->cfg.embryonic_timeout_s :
 					 e->cfg.flow_timeout_s) * 1000000;
-		struct flow_link *l = flow_coldest_in(&e->flows, list);
+		struct flow_link *l;
+		unsigned visits = 0;
 
-		/* the LRU order is exact to FLOW_LRU_GRAIN_US: look that far
-		 * past the first flow still active */
-		while (l && now > l->lru_ts + to && closed < budget) {
-			struct flow_link *next = flow_warmer(&e->flows, l);
-			if (now > l->last_ts + to) {
-				if (list == FL_EMBRYONIC)
-					ctr_inc(&e->ctr, CTR_FLOW_EMBRYONIC_TIMEOUT);
-				flow_close(e, (struct eflow *)l, CLOSE_TIMEOUT);
-				closed++;
+		/* The LRU order is exact to FLOW_LRU_GRAIN_US: a flow at the
+		 * cold end may have been active since its last relink; it is
+		 * relinked at the hot end now (so no walk meets it twice).
+		 * The coldest is read again after each close: closing one
+		 * flow can close others (its parsers' states are given back,
+		 * nothing is evicted meanwhile: e->evicting). */
+		while ((l = flow_coldest_in(&e->flows, list)) &&
+		       now > l->lru_ts + to && closed < budget &&
+		       visits++ < 8 * budget) {
+			if (now <= l->last_ts + to) {
+				flow_refresh(&e->flows, l);
+				continue;
 			}
-			l = next;
+			if (list == FL_EMBRYONIC)
+				ctr_inc(&e->ctr, CTR_FLOW_EMBRYONIC_TIMEOUT);
+			e->evicting++;
+			flow_close(e, (struct eflow *)l, CLOSE_TIMEOUT);
+			e->evicting--;
+			closed++;
 		}
 	}
 	if (closed == budget)
 		ctr_inc(&e->ctr, CTR_FLOW_EXPIRE_DEFERRED);
 	return closed;
+}
+
+/* does context a (or a tunnel inside it) hold an object of pool? */
+static int app_holds(struct engine *e, const struct app_ctx *a,
+		     const struct pool *pool)
+{
+	for (; a; a = a->child) {
+		if ((pool == &e->parser_pool && a->state) ||
+		    (pool == &e->det_pool && a->det) ||
+		    (pool == &e->tunnel_pool && a->child))
+			return 1;
+	}
+	return 0;
 }
 
 /* A state from pool (parser, detection, tunnel) for flow f. Full pool:
@@ -698,16 +724,21 @@ static void *state_get(struct engine *e, struct pool *pool, struct eflow *f)
 
 	for (int tries = 0; !o && !e->evicting && tries < 8; tries++) {
 		struct flow_link *l = flow_coldest_in(&e->flows, FL_PARSED);
+		int walk = 0;
 
-		while (l && (l == &f->link ||
-			     (e->pkt_flow && l == &e->pkt_flow->link)))
+		/* the least recently active flow that holds an object of
+		 * this very pool (closing one that holds none frees nothing) */
+		while (l && walk++ < 64 &&
+		       (l == &f->link ||
+			(e->pkt_flow && l == &e->pkt_flow->link) ||
+			!app_holds(e, &((struct eflow *)l)->app, pool)))
 			l = flow_warmer(&e->flows, l);
-		if (!l)
+		if (!l || walk > 64)
 			break;
-		e->evicting = 1;
+		e->evicting++;
 		ctr_inc(&e->ctr, CTR_FLOW_EVICT_STATE);
 		flow_close(e, (struct eflow *)l, CLOSE_EVICT);
-		e->evicting = 0;
+		e->evicting--;
 		o = pool_get(pool);
 	}
 	if (!o)
@@ -819,8 +850,9 @@ static int rst_acceptable(const struct eflow *f, int dir,
 
 	if (!rd->init || f->app.app == APP_NONE)
 		return 1;
-	return (int32_t)(p->seq - rd->next_seq) >= 0 &&
-	       (int32_t)(p->seq - rd->hi_seq) <= 0;
+	return p->seq == rd->next_seq ||
+	       (rd->peer_ack_set && p->seq == rd->peer_ack) ||
+	       (rd->fin && p->seq == rd->fin_seq + 1);
 }
 
 static void csum_offload_note(struct engine *e, const struct pkt *p)
@@ -952,12 +984,14 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 	ro = (struct reasm_out){ f, ra_data, ra_gap };
 	enum app_proto before = f->app.app;
 	if (f->app.app != APP_NONE && !(p->tcp_flags & TCP_RST)) {
-		reasm_segment(&e->ra, &f->rd[dir], dir, p->seq, p->payload,
-			      p->payload_len, p->payload_missing,
-			      p->tcp_flags & TCP_FIN, p->ts_us, &ro);
+		/* the ACK speaks of bytes the other side sent before this
+		 * segment: what it declares lost comes first */
 		if (p->tcp_flags & TCP_ACK)
 			reasm_ack(&e->ra, &f->rd[!dir], !dir, p->ack, p->ts_us,
 				  &ro);
+		reasm_segment(&e->ra, &f->rd[dir], dir, p->seq, p->payload,
+			      p->payload_len, p->payload_missing,
+			      p->tcp_flags & TCP_FIN, p->ts_us, &ro);
 		if (!app_wants_data(&f->app)) {
 			/* no parser needs more: drop buffered data, and tell
 			 * the capture (eBPF bypasses the flow in the kernel) */

@@ -93,6 +93,7 @@ struct eflow {
 	uint8_t ever_app;               /* a parser ran on this flow */
 	uint8_t payload_seen;           /* not embryonic any more */
 	uint8_t tcp_anom;               /* TCP_ANOM_* */
+	uint8_t closing;                /* flow_close() is running on it */
 	uint8_t csum_good;              /* bit dir: a good checksum on a
 	                                 * packet with payload or SYN */
 	char community_id[40];

@@ -270,6 +270,13 @@ void flow_touch(struct flow_table *t, struct flow_link *f, uint64_t ts)
 	lru_push_head(t, f);
 }
 
+void flow_refresh(struct flow_table *t, struct flow_link *f)
+{
+	f->lru_ts = f->last_ts;
+	lru_unlink(t, f);
+	lru_push_head(t, f);
+}
+
 struct flow_link *flow_coldest_in(struct flow_table *t, int list)
 {
 	uint32_t i = t->lru_tail[list];

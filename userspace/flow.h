@@ -100,6 +100,9 @@ void flow_set_list(struct flow_table *t, struct flow_link *f, int list);
 void flow_remove(struct flow_table *t, struct flow_link *f);
 /* mark activity: move to the hot end of the LRU */
 void flow_touch(struct flow_table *t, struct flow_link *f, uint64_t ts);
+/* relink f at the hot end of its list as of its last activity (an
+ * expiry walk met a flow active since its last relink) */
+void flow_refresh(struct flow_table *t, struct flow_link *f);
 /* the least recently active flow of all lists, or NULL */
 struct flow_link *flow_coldest(struct flow_table *t);
 /* the least recently active flow of one list, or NULL */

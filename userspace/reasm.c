@@ -140,6 +140,28 @@ static void skip_hole(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 	drain(rc, rd, dir, ts, out);
 }
 
+/* Free the highest buffered block if it starts above seq. 1 if one was
+ * freed. The walk to its predecessor is bounded by the blocks a direction
+ * may hold (dir_cap / block). */
+static int drop_top(struct reasm_ctx *rc, struct reasm_dir *rd, uint32_t seq)
+{
+	struct reasm_seg *t = rd->ooo_tail, **pp = &rd->ooo, *prev = NULL;
+
+	if (!t || seqdiff(t->seq, seq) <= 0)
+		return 0;
+	while (*pp != t) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	*pp = NULL;
+	rd->ooo_tail = prev;
+	rd->ooo_bytes -= t->len;
+	rd->ooo_mem -= (uint32_t)sizeof(*t);
+	pool_put(&rc->segs, t);
+	ctr_inc(rc->ctr, CTR_RA_PRUNED);
+	return 1;
+}
+
 /* Buffer [seq, seq+len) minus what is already buffered (first wins).
  * Returns 0, or -1 if a cap stopped it (the rest was not stored). */
 static int buffer_range(struct reasm_ctx *rc, struct reasm_dir *rd,
@@ -148,12 +170,13 @@ static int buffer_range(struct reasm_ctx *rc, struct reasm_dir *rd,
 	struct reasm_seg **pp = &rd->ooo, *prev = NULL;
 	struct reasm_seg *t = rd->ooo_tail;
 
-	check_buffered(rc, rd, seq, d, len);
 	/* appending after the last block (the common case after a hole):
-	 * no walk */
+	 * no walk, nothing to compare */
 	if (t && seqdiff(seq, t->seq + t->len) >= 0) {
 		pp = &t->next;
 		prev = t;
+	} else {
+		check_buffered(rc, rd, seq, d, len);
 	}
 	while (len) {
 		struct reasm_seg *cur = *pp;
@@ -234,21 +257,28 @@ void reasm_segment(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 	uint32_t total = len + missing;
 	int32_t rel;
 
+	/* far beyond anything a receiver's window takes: the receiver drops
+	 * it, so it neither counts as sent (hi_seq) nor takes buffer */
+	if (rd->init && seqdiff(seq, rd->next_seq) > (int32_t)REASM_WINDOW_MAX) {
+		ctr_inc(rc->ctr, CTR_RA_OUT_OF_WINDOW);
+		return;
+	}
 	if (fin && !rd->fin) {
 		rd->fin = 1;
 		rd->fin_seq = seq + total;
+	}
+	if (!total) {
 		/* the FIN takes a sequence number: a RST after it is at
 		 * fin_seq + 1 */
-		if (rd->init && seqdiff(rd->fin_seq + 1, rd->hi_seq) > 0)
+		if (fin && rd->init && seqdiff(rd->fin_seq + 1, rd->hi_seq) > 0)
 			rd->hi_seq = rd->fin_seq + 1;
-	}
-	if (!total)
 		return;
+	}
 	ctr_inc(rc->ctr, CTR_RA_SEGMENTS);
 	if (!rd->init)
 		reasm_dir_start(rd, seq);
-	if (seqdiff(seq + total, rd->hi_seq) > 0)
-		rd->hi_seq = seq + total;
+	if (seqdiff(seq + total + (fin ? 1u : 0u), rd->hi_seq) > 0)
+		rd->hi_seq = seq + total + (fin ? 1u : 0u);
 	rel = seqdiff(seq, rd->next_seq);
 	if (rel < 0) {
 		uint32_t old = rd->next_seq - seq;  /* no -INT32_MIN */
@@ -299,18 +329,17 @@ void reasm_segment(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 		return;
 	}
 	ctr_inc(rc->ctr, CTR_RA_OOO);
-	if (buffer_range(rc, rd, seq, d, len) < 0) {
-		/* cap hit: stop waiting for the hole, deliver what we have,
-		 * then retry once (the hole before this segment becomes a gap) */
-		skip_hole(rc, rd, dir, ts, out);
-		if (seqdiff(seq, rd->next_seq) > 0 && !rd->ooo) {
-			emit_gap(rc, rd, dir,
-				 (uint32_t)seqdiff(seq, rd->next_seq), ts, out);
-		}
-		if (seqdiff(seq + total, rd->next_seq) > 0)
-			reasm_segment(rc, rd, dir, seq, d, len, missing, 0, ts,
-				      out);
-	}
+	/* Cap hit: keep waiting for the hole (only the receiver's ACK or
+	 * the flow's end declares it lost: a sender cannot make the engine
+	 * skip bytes the receiver will take by flooding it with segments
+	 * beyond them). Room is made as Linux prunes its out-of-order queue:
+	 * from the top. Blocks above this segment go first; if none, what
+	 * did not fit of this segment is dropped (counted in
+	 * buffer_range()), and the ACK that covers it later is a gap. */
+	while (buffer_range(rc, rd, seq, d, len) < 0 &&
+	       drop_top(rc, rd, seq))
+		;
+	(void)dir; (void)ts; (void)out;
 }
 
 void reasm_ack(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
@@ -319,6 +348,11 @@ void reasm_ack(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 	uint32_t limit = ack;
 	int32_t ahead;
 
+	/* the receiver's RCV.NXT as it said it (RST acceptance) */
+	if (!rd->peer_ack_set || seqdiff(ack, rd->peer_ack) > 0) {
+		rd->peer_ack = ack;
+		rd->peer_ack_set = 1;
+	}
 	if (!rd->init)
 		return;
 	if (rd->fin && seqdiff(ack, rd->fin_seq) > 0)

@@ -21,8 +21,14 @@
  *    evasion attempt;
  *  - a hole is declared lost (a gap, reported to the parser, which resyncs)
  *    when (a) the other side ACKs beyond it (the receiver got bytes the
- *    capture missed), (b) the per-direction buffer cap or the pool cap is
- *    hit (counted), or (c) the flow ends;
+ *    capture missed), or (b) the flow ends. A cap (per direction, or the
+ *    pool's) never does: room is made by dropping the highest buffered
+ *    blocks above the new segment, else the new segment's excess, as
+ *    Linux prunes its out-of-order queue (CTR_RA_PRUNED, _FLOW_CAP,
+ *    _POOL_CAP); the receiver's ACK later turns what was dropped into a
+ *    gap. A sender cannot make the engine skip bytes the receiver takes;
+ *  - a segment more than REASM_WINDOW_MAX beyond the next byte expected
+ *    is outside any receiver's window: dropped (CTR_RA_OUT_OF_WINDOW);
  *  - an ACK is believed only up to the highest sequence number seen from
  *    the acknowledged side (reasm_dir.hi_seq): a forged ACK for bytes never
  *    sent cannot open a gap or make the engine skip data that arrives
@@ -33,7 +39,7 @@
  *    sorted block list, with an O(1) shortcut for appends) is bounded by
  *    dir_cap / sizeof(struct reasm_seg) steps. Ten thousand one-byte
  *    out-of-order segments cost at most that many blocks, then the cap
- *    policy (b) applies;
+ *    policy above applies;
  *  - sequence numbers wrap: all comparisons are modulo 2^32.
  * Checksums are checked by the engine before a segment gets here.
  */
@@ -72,7 +78,14 @@ struct reasm_dir {
 	uint8_t init;           /* next_seq is valid */
 	uint8_t fin;            /* FIN seen, fin_seq valid */
 	uint8_t anomalies;      /* REASM_ANOM_* */
+	uint8_t peer_ack_set;
+	uint32_t peer_ack;      /* highest ACK the receiver sent for it */
 };
+
+/* a segment further than this beyond the next byte expected is outside
+ * any receiver's window (Linux's default maximum is 6 MB): dropped, not
+ * counted as sent */
+#define REASM_WINDOW_MAX (16u << 20)
 
 struct reasm_ctx {
 	struct pool segs;
