@@ -93,6 +93,8 @@ struct eflow {
 	uint8_t ever_app;               /* a parser ran on this flow */
 	uint8_t payload_seen;           /* not embryonic any more */
 	uint8_t tcp_anom;               /* TCP_ANOM_* */
+	uint8_t blocked;                /* a block rule decided on this flow:
+	                                 * inline, every later packet drops */
 	char community_id[40];
 	struct rule_flow rf;            /* pass flag */
 };
