@@ -316,6 +316,10 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 			v = engine_packet(qq->e, &p);
 		}
 	}
+	if (v == VERDICT_DROP && qq->q->o.monitor) {
+		ctr_inc(&qq->ctr, CTR_NFQ_MONITOR_DROP);
+		v = VERDICT_ACCEPT;
+	}
 	if (v == VERDICT_DROP) {
 		batch_flush(qq);
 		if (qq->q->o.mark_block) {
@@ -407,7 +411,9 @@ struct rwnfq *rwnfq_open(const struct rwnfq_opts *o, const struct engine_config 
 	q->o = *o;
 	q->sink = *sink;
 	q->n = o->qlast - o->qfirst + 1;
-	ecfg.inline_mode = 1;
+	/* monitor: the engine runs as passive (alerts say "allowed", the
+	 * flow is not cut), the verdicts are all accept */
+	ecfg.inline_mode = !o->monitor;
 	if (!ecfg.rule_shared) {
 		/* one set of thresholds and correlations for every queue,
 		 * under its mutex; no turns: the kernel's order is the order */

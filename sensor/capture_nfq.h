@@ -46,6 +46,11 @@ struct rwnfq_opts {
 	                              * firewall chain); 0: plain NF_DROP */
 	size_t record_ring;          /* bytes of record ring per queue
 	                              * (default 4 MB) */
+	int monitor;                 /* --inline-policy monitor: every
+	                              * verdict is accept; block rules
+	                              * alert as in passive mode ("allowed",
+	                              * rule_action "block") and the would-be
+	                              * drops are counted */
 };
 
 /* "N" or "N:M" (M >= N, at most NFQ_MAX_QUEUES); 0 or -EINVAL */

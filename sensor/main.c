@@ -90,6 +90,9 @@ static void usage(FILE *f)
 "                           iptables rules: relaywatch firewall install\n"
 "      --queue-maxlen N     kernel queue length per queue (default 4096)\n"
 "      --queue-rcvbuf BYTES netlink socket buffer per queue (default 8 MB)\n"
+"      --inline-policy P    block (default) or monitor: every packet is\n"
+"                           accepted, block rules alert (\"allowed\",\n"
+"                           rule_action \"block\"): what would be blocked\n"
 "      --capture METHOD     live capture: ebpf (TC clsact, default when it\n"
 "                           loads; falls back to pcap, saying why), pcap\n"
 "      --all-tcp            libpcap live capture: inspect all TCP (proxies\n"
@@ -324,7 +327,7 @@ static int run_nfq(struct run *r, const struct rwnfq_opts *o,
 	struct rwnfq *q;
 	int rc;
 
-	cfg->inline_mode = 1;
+	cfg->inline_mode = !o->monitor;
 	q = rwnfq_open(o, cfg, sink, err, sizeof(err));
 	ruleset_unref(cfg->rules);   /* each engine holds its own */
 	cfg->rules = NULL;
@@ -349,7 +352,7 @@ int main(int argc, char **argv)
 {
 	enum { O_SMTP = 256, O_SMTPS, O_HTTP, O_SOCKS, O_MAXF, O_MAXP, O_RMEM,
 	       O_TIMEOUT, O_EMBRYO, O_CSUM, O_ALLF, O_NOSTATS, O_CAPTURE, O_ALLTCP, O_RULES,
-	       O_SET, O_CHECK, O_NORULES, O_NFQ, O_QMAXLEN, O_QRCVBUF };
+	       O_SET, O_CHECK, O_NORULES, O_NFQ, O_QMAXLEN, O_QRCVBUF, O_IPOLICY };
 	static const struct option lo[] = {
 		{"read", required_argument, 0, 'r'},
 		{"interface", required_argument, 0, 'i'},
@@ -376,6 +379,7 @@ int main(int argc, char **argv)
 		{"nfqueue", required_argument, 0, O_NFQ},
 		{"queue-maxlen", required_argument, 0, O_QMAXLEN},
 		{"queue-rcvbuf", required_argument, 0, O_QRCVBUF},
+		{"inline-policy", required_argument, 0, O_IPOLICY},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -479,6 +483,14 @@ int main(int argc, char **argv)
 			v = strtoul(optarg, &end, 10);
 			bad = *end || v < 16 || v > (1ul << 20);
 			nfo.queue_maxlen = (uint32_t)v;
+			break;
+		case O_IPOLICY:
+			if (!strcmp(optarg, "monitor"))
+				nfo.monitor = 1;
+			else if (!strcmp(optarg, "block"))
+				nfo.monitor = 0;
+			else
+				bad = 1;
 			break;
 		case O_QRCVBUF:
 			v = strtoul(optarg, &end, 10);

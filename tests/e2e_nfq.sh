@@ -21,9 +21,11 @@
 # the relay attempt through the open relay is blocked (swaks fails, postfix
 # never logs the foreign recipient, the sink gets nothing, the alert says
 # "blocked"); SMTP through tinyproxy (CONNECT to the sink's port 25) and
-# through microsocks is blocked the same way; kill -9 of relaywatch:
-# traffic keeps flowing (--queue-bypass); a restarted relaywatch blocks
-# again.
+# through microsocks is blocked the same way; kill -9 of relaywatch with
+# a mail in flight: traffic keeps flowing (--queue-bypass), and the relay
+# is then open (the control: relaywatch was what stopped it); a restarted
+# relaywatch blocks again; --inline-policy monitor passes the relay and
+# alerts what it would have blocked.
 #
 # Output: TAP-like "ok - e2e_nfq/NAME" / "not ok - ..."; skips with one
 # "ok - e2e_nfq # SKIP reason" line when not root, or iptables/NFQUEUE is
@@ -257,8 +259,9 @@ fw_snapshot() {
 rw_start() {
 	# not through in_gw: $! must be relaywatch itself (ip netns exec
 	# execs it), not a subshell, or kill -9 would miss it
-	ip netns exec "$NS_GW" "$RW" --nfqueue 0 "${SETS[@]}" \
-		--eve "$W/eve-$1.json" >"$W/rw-$1.out" 2>&1 &
+	local tag=$1; shift
+	ip netns exec "$NS_GW" "$RW" --nfqueue 0 "${SETS[@]}" "$@" \
+		--eve "$W/eve-$tag.json" >"$W/rw-$tag.out" 2>&1 &
 	RW_PID=$!
 	local i
 	for i in $(seq 1 50); do
@@ -267,7 +270,7 @@ rw_start() {
 		alive "$RW_PID" || break
 		sleep 0.1
 	done
-	cat "$W/rw-$1.out" | diag
+	diag <"$W/rw-$tag.out"
 	return 1
 }
 
@@ -330,9 +333,10 @@ curl_socks() {
 		--mail-from spammer@inet.example --mail-rcpt "victim$1@foreign.example" \
 		-T "$W/small.txt" "smtp://$SINK:25/client.inet.example" >"$W/curl-socks-$1.log" 2>&1
 }
-# alert_blocked FILE SID: an alert of rule SID that says "blocked"
+# alert_blocked FILE SID [ACTION]: an alert of rule SID that says ACTION
+# ("blocked")
 alert_blocked() {
-	"$PY" - "$1" "$2" <<'EOF'
+	"$PY" - "$1" "$2" "${3:-blocked}" <<'EOF'
 import json, sys
 n = 0
 for l in open(sys.argv[1]):
@@ -342,7 +346,7 @@ for l in open(sys.argv[1]):
         continue
     a = r.get("alert") or {}
     if r.get("event_type") == "alert" and a.get("signature_id") == int(sys.argv[2]) \
-       and a.get("action") == "blocked":
+       and a.get("action") == sys.argv[3] and a.get("rule_action", "block") == "block":
         n += 1
 sys.exit(0 if n else 1)
 EOF
@@ -417,6 +421,22 @@ mail_relay 2; rc=$?
 check restarted-blocks-relay '[ $rc != 0 ] && ! grep -q "victim2@foreign.example" "$W/pf/maillog"'
 stop_pid "$RW_PID" TERM; RW_PID=
 check alert-after-restart 'alert_blocked "$W/eve-3.json" 1000005'
+
+# --inline-policy monitor: everything passes, the alert says what would
+# have been blocked (action "allowed", rule_action "block"), counted
+rw_start 4 --inline-policy monitor || notok "relaywatch-monitor-start"
+mail_relay 3; rc=$?
+check monitor-relay-passes '[ $rc = 0 ] && wait_grep "victim3@foreign.example" "$W/sink.log"' ||
+	diag <"$W/swaks-relay-3.log"
+stop_pid "$RW_PID" TERM; RW_PID=
+check monitor-alert-would-block 'alert_blocked "$W/eve-4.json" 1000005 allowed &&
+	! alert_blocked "$W/eve-4.json" 1000005 blocked'
+check monitor-counted '"$PY" -c "
+import json, sys
+st = [json.loads(l) for l in open(sys.argv[1]) if \"\\\"stats\\\"\" in l][-1][\"stats\"]
+v = st[\"nfqueue\"][\"verdict\"]
+sys.exit(0 if v[\"monitor_would_drop\"] > 0 and v[\"drop\"] == 0 else 1)
+" "$W/eve-4.json"'
 
 check firewall-remove 'in_gw "$RW" firewall remove >"$W/fw-rm.out" 2>&1'
 fw_snapshot >"$W/fw-after.txt"
