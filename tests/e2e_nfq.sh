@@ -375,9 +375,14 @@ rw_start 1 || { notok "relaywatch-start"; exit 1; }
 ok relaywatch-start
 
 check legit-mail-delivered 'mail_ok 1 && delivered 1' || diag <"$W/swaks-ok-1.log"
+t0=$(date +%s%N)
 mail_relay 1; rc=$?
+t1=$(date +%s%N)
 check relay-blocked-client-fails '[ $rc != 0 ] && ! grep -q "^<- *250.*" <(grep -A1 "RCPT TO" "$W/swaks-relay-1.log")' ||
 	diag <"$W/swaks-relay-1.log"
+# the client learns at once (the firewall's RST), not after its 6 s timeout
+check relay-client-reset '[ $(( (t1 - t0) / 1000000 )) -lt 4000 ]' ||
+	echo "relay attempt took $(( (t1 - t0) / 1000000 )) ms" | diag
 check relay-not-seen-by-postfix '! grep -q "victim1@foreign.example" "$W/pf/maillog"' ||
 	grep victim1 "$W/pf/maillog" | diag
 curl_connect 1; rc=$?

@@ -52,15 +52,22 @@ TEST(firewall_chain_rules)
 	for (int i = 0; i < 20; i++)
 		ports[i] = (uint16_t)(1000 + i);
 	n = firewall_rules(ports, 20, 0, 1, 0, out, sizeof(out));
-	CHECK_INT(n, 5);    /* 3 connmark/mark rules, 2 multiport chunks */
-	CHECK(strstr(out, "-m connmark --mark 0x400000/0x400000 -j DROP\n") == out);
+	CHECK_INT(n, 8);    /* 6 connmark/mark rules, 2 multiport chunks */
+	/* the ends' RSTs pass first, then the blocked connection is reset */
+	CHECK(strstr(out, "-p tcp --tcp-flags RST RST -m connmark --mark "
+		     "0x400000/0x400000 -j RETURN\n") == out);
+	CHECK(strstr(out, "-p tcp -m connmark --mark 0x400000/0x400000 -j "
+		     "REJECT --reject-with tcp-reset\n") != NULL);
+	CHECK(strstr(out, "-m connmark --mark 0x400000/0x400000 -j DROP\n") != NULL);
+	CHECK(strstr(out, "-m mark --mark 0x400000/0x400000 -j CONNMARK "
+		     "--set-xmark 0x400000/0x400000\n") != NULL);
 	CHECK(strstr(out, "--ports 1000,1001,1002,1003,1004,1005,1006,1007,"
 		     "1008,1009,1010,1011,1012,1013,1014 -j NFQUEUE "
 		     "--queue-balance 0:1 --queue-bypass\n") != NULL);
 	CHECK(strstr(out, "--ports 1015,1016,1017,1018,1019 -j NFQUEUE") != NULL);
 	CHECK(strstr(out, "connbytes") == NULL);
 	n = firewall_rules(ports, 2, 4, 4, 1, out, sizeof(out));
-	CHECK_INT(n, 5);
+	CHECK_INT(n, 8);
 	CHECK(strstr(out, "--ports 1000,1001 -j NFQUEUE --queue-num 4 "
 		     "--queue-bypass\n") != NULL);
 	CHECK(strstr(out, "--connbytes 0:8") != NULL);
