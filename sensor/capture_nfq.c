@@ -45,6 +45,8 @@ struct rwnfq_queue {
 	uint32_t batch_id;
 	int batch_n;
 	int direct;                    /* finishing: the writer is this thread */
+	int done;                      /* the engine bypassed this packet's
+	                                * flow: accept it with NFQ_MARK_DONE */
 	char *buf;
 	char vbuf[NFQ_CTL_BUF];
 };
@@ -134,6 +136,16 @@ static void drain(struct rwnfq_queue *qq)
 		qq->q->sink.write(qq->q->sink.arg, m, n);
 		ring_release(&qq->rec);
 	}
+}
+
+/* engine -> capture: the flow of p is no longer needed (inspect 0) */
+static void nfq_inspect(void *arg, const struct pkt *p, int inspect)
+{
+	struct rwnfq_queue *qq = arg;
+
+	(void)p;
+	if (!inspect)
+		qq->done = 1;
 }
 
 static void nfq_record(void *arg, uint64_t index, const char *line, size_t len)
@@ -291,6 +303,13 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 		mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
 	if (attr[NFQA_SKB_INFO])
 		skbinfo = ntohl(mnl_attr_get_u32(attr[NFQA_SKB_INFO]));
+	if (mark & NFQ_MARK_DONE) {
+		/* our NF_REPEAT came back: no chain saved the mark; accept */
+		batch_flush(qq);
+		verdict_send(qq, NFQNL_MSG_VERDICT, id, NF_ACCEPT, 0, 0);
+		ctr_inc(&qq->ctr, CTR_NFQ_ACCEPT);
+		return MNL_CB_OK;
+	}
 	if (mark & NFQ_MARK_BLOCK) {
 		/* our own NF_REPEAT came back to the queue: no chain acts on
 		 * the mark, so drop it here (never loop) */
@@ -313,6 +332,7 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 			if (skbinfo & NFQA_SKB_CSUMNOTREADY)
 				p.l3 = NULL;
 			p.index = ++qq->index;
+			qq->done = 0;
 			v = engine_packet(qq->e, &p);
 		}
 	}
@@ -330,6 +350,14 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 			verdict_send(qq, NFQNL_MSG_VERDICT, id, NF_DROP, 0, 0);
 		}
 		ctr_inc(&qq->ctr, CTR_NFQ_DROP);
+	} else if (qq->done && qq->q->o.mark_block) {
+		/* this connection leaves the queue (the chain saves the
+		 * mark to its connmark and returns early from then on) */
+		batch_flush(qq);
+		verdict_send(qq, NFQNL_MSG_VERDICT, id, NF_REPEAT, 1,
+			     mark | NFQ_MARK_DONE);
+		ctr_inc(&qq->ctr, CTR_NFQ_DONE_MARK);
+		ctr_inc(&qq->ctr, CTR_NFQ_ACCEPT);
 	} else {
 		qq->batch_id = id;
 		qq->batch_n++;
@@ -427,7 +455,8 @@ struct rwnfq *rwnfq_open(const struct rwnfq_opts *o, const struct engine_config 
 	}
 	for (int i = 0; i < q->n; i++) {
 		struct rwnfq_queue *qq = &q->qs[i];
-		struct engine_output out = { .arg = qq, .record = nfq_record };
+		struct engine_output out = { .arg = qq, .record = nfq_record,
+					     .flow_inspect = nfq_inspect };
 
 		qq->q = q;
 		qq->num = (uint16_t)(o->qfirst + i);

@@ -22,6 +22,12 @@
  * drops every later packet of that connection in the kernel. A packet that
  * comes back already marked (no such chain: it was queued again) gets a
  * plain NF_DROP, so a missing chain can never loop.
+ *
+ * Fast path: when the engine bypasses a flow (no parser wants its data:
+ * plain web on a proxy port, a TLS session, a detection that gave up), the
+ * packet's accept is NF_REPEAT with NFQ_MARK_DONE: the chain saves it to
+ * the connmark and the connection's later packets skip the queue. Its
+ * flow record then counts only what was queued.
  */
 #ifndef RW_CAPTURE_NFQ_H
 #define RW_CAPTURE_NFQ_H
@@ -36,6 +42,9 @@
 /* packet / connection mark bit of a blocked connection (firewall.c matches
  * it with this mask) */
 #define NFQ_MARK_BLOCK 0x00400000u
+/* mark of a connection the engine no longer needs (it bypassed it: no
+ * parser wants its data): the chain lets it skip the queue from then on */
+#define NFQ_MARK_DONE 0x00800000u
 
 struct rwnfq_opts {
 	uint16_t qfirst, qlast;      /* queues qfirst..qlast, one thread each */

@@ -244,10 +244,17 @@ LogLevel Info
 EOF
 	bg tinyproxy "$NS_LAN" timeout 170 tinyproxy -d -c "$W/tinyproxy.conf"
 	bg microsocks "$NS_LAN" timeout 170 microsocks -i "$SRV" -p 1080
+	mkdir -p "$W/www"
+	head -c 2000000 /dev/urandom >"$W/www/big.bin"
+	printf 'small\n' >"$W/www/small.txt"
+	# HTTP/1.1: keep-alive, so two requests share one connection
+	bg web "$NS_LAN" timeout 170 "$PY" -m http.server 80 --bind "$SRV" -p HTTP/1.1 \
+		--directory "$W/www"
 	bg sink "$NS_INET" "$PY" "$FXSINK" --listen "$SINK" --port 25 \
 		--log "$W/sink.log" --max-seconds 170
 	wait_port "$NS_LAN" "$SRV" 25 && wait_port "$NS_LAN" "$SRV" 8888 &&
-		wait_port "$NS_LAN" "$SRV" 1080 && wait_port "$NS_INET" "$SINK" 25
+		wait_port "$NS_LAN" "$SRV" 1080 && wait_port "$NS_LAN" "$SRV" 80 &&
+		wait_port "$NS_INET" "$SINK" 25
 }
 
 # iptables-save without what changes by itself (counters, timestamps)
@@ -391,6 +398,14 @@ curl_socks 1; rc=$?
 check socks-25-blocked '[ $rc != 0 ]' || diag <"$W/curl-socks-1.log"
 sleep 1
 check sink-received-nothing '! grep -q "victim1" "$W/sink.log" 2>/dev/null'
+# plain web on port 80 (a configured proxy port): after two plain web
+# transactions relaywatch bypasses the connection, it is connmarked and its
+# later packets skip the queue
+check web-download-intact 'in_inet timeout 20 curl -sS --max-time 15 -o "$W/web0.out" "http://$SRV/small.txt" \
+	-o "$W/web1.out" "http://$SRV/small.txt" -o "$W/web.out" "http://$SRV/big.bin" 2>"$W/curl-web.log" &&
+	cmp -s "$W/web.out" "$W/www/big.bin"' || diag <"$W/curl-web.log"
+check web-skips-queue '[ "$(in_gw iptables-save -c -t filter | grep -- "-m connmark --mark 0x800000/0x800000 -j RETURN" |
+	sed "s/^\[\([0-9]*\):.*/\1/")" -gt 100 ]' || in_gw iptables-save -c -t filter | diag
 check legit-mail-after-blocks 'mail_ok 2 && delivered 2' || diag <"$W/swaks-ok-2.log"
 
 # clean stop: the records are written, the alerts say "blocked"
@@ -401,7 +416,7 @@ check stats-verdicts '"$PY" -c "
 import json, sys
 st = [json.loads(l) for l in open(sys.argv[1]) if \"\\\"stats\\\"\" in l][-1][\"stats\"]
 q = st[\"nfqueue\"]
-sys.exit(0 if q[\"verdict\"][\"drop\"] > 0 and q[\"verdict\"][\"marked_drop\"] > 0 and q[\"verdict\"][\"accept\"] > 0 and q[\"packets\"] > 0 else 1)
+sys.exit(0 if q[\"verdict\"][\"drop\"] > 0 and q[\"verdict\"][\"marked_drop\"] > 0 and q[\"verdict\"][\"bypass_marked\"] > 0 and q[\"verdict\"][\"accept\"] > 0 and q[\"packets\"] > 0 else 1)
 " "$W/eve-1.json"'
 
 # kill -9 with a mail in flight: traffic keeps flowing (--queue-bypass)

@@ -52,7 +52,13 @@ TEST(firewall_chain_rules)
 	for (int i = 0; i < 20; i++)
 		ports[i] = (uint16_t)(1000 + i);
 	n = firewall_rules(ports, 20, 0, 1, 0, out, sizeof(out));
-	CHECK_INT(n, 8);    /* 6 connmark/mark rules, 2 multiport chunks */
+	CHECK_INT(n, 11);   /* 9 connmark/mark rules, 2 multiport chunks */
+	/* a decided connection skips the queue, before the NFQUEUE rules */
+	const char *done = strstr(out, "-m connmark --mark 0x800000/0x800000 -j RETURN\n");
+	CHECK(done != NULL);
+	CHECK(done && strstr(out, "NFQUEUE") > done);
+	CHECK(strstr(out, "-m mark --mark 0x800000/0x800000 -j CONNMARK "
+		     "--set-xmark 0x800000/0x800000\n") != NULL);
 	/* the ends' RSTs pass first, then the blocked connection is reset */
 	CHECK(strstr(out, "-p tcp --tcp-flags RST RST -m connmark --mark "
 		     "0x400000/0x400000 -j RETURN\n") == out);
@@ -67,7 +73,7 @@ TEST(firewall_chain_rules)
 	CHECK(strstr(out, "--ports 1015,1016,1017,1018,1019 -j NFQUEUE") != NULL);
 	CHECK(strstr(out, "connbytes") == NULL);
 	n = firewall_rules(ports, 2, 4, 4, 1, out, sizeof(out));
-	CHECK_INT(n, 8);
+	CHECK_INT(n, 11);
 	CHECK(strstr(out, "--ports 1000,1001 -j NFQUEUE --queue-num 4 "
 		     "--queue-bypass\n") != NULL);
 	CHECK(strstr(out, "--connbytes 0:8") != NULL);
