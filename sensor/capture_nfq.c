@@ -45,6 +45,8 @@ struct rwnfq_queue {
 	uint32_t batch_id;
 	int batch_n;
 	int direct;                    /* finishing: the writer is this thread */
+	_Atomic uint64_t busy_since;   /* engine_packet started (us), 0: idle */
+	_Atomic int abandoned;         /* unbound by the watchdog */
 	int done;                      /* the engine bypassed this packet's
 	                                * flow: accept it with NFQ_MARK_DONE */
 	char *buf;
@@ -57,6 +59,10 @@ struct rwnfq {
 	struct rule_state *rstate;
 	int n;
 	volatile sig_atomic_t *stop;
+	uint32_t test_stall_ms;        /* RELAYWATCH_TEST_STALL_MS: the first
+	                                * packet carrying "rwnfq-stall" sleeps
+	                                * this long (tests/e2e_nfq.sh, one
+	                                * queue: not synchronised) */
 	_Atomic int quit;
 	struct rwnfq_queue qs[NFQ_MAX_QUEUES];
 };
@@ -68,6 +74,7 @@ void rwnfq_opts_default(struct rwnfq_opts *o)
 	o->rcvbuf = 8 << 20;
 	o->mark_block = 1;
 	o->record_ring = 4 << 20;
+	o->stall_ms = 2000;
 }
 
 int rwnfq_parse_queues(const char *s, struct rwnfq_opts *o)
@@ -292,6 +299,10 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 	const uint8_t *payload;
 	struct pkt p;
 
+	/* unbound by the watchdog: what is still in the socket buffer has
+	 * been flushed by the kernel already; no verdict is wanted */
+	if (atomic_load(&qq->abandoned))
+		return MNL_CB_OK;
 	if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR]) {
 		ctr_inc(&qq->ctr, CTR_NFQ_ERR);
 		return MNL_CB_OK;
@@ -333,7 +344,14 @@ static int queue_cb(const struct nlmsghdr *nlh, void *data)
 				p.l3 = NULL;
 			p.index = ++qq->index;
 			qq->done = 0;
+			atomic_store(&qq->busy_since, now_us());
+			if (qq->q->test_stall_ms && p.payload_len &&
+			    memmem(p.payload, p.payload_len, "rwnfq-stall", 11)) {
+				usleep(qq->q->test_stall_ms * 1000u);
+				qq->q->test_stall_ms = 0;   /* once */
+			}
 			v = engine_packet(qq->e, &p);
+			atomic_store(&qq->busy_since, 0);
 		}
 	}
 	if (v == VERDICT_DROP && qq->q->o.monitor) {
@@ -426,6 +444,24 @@ static void queue_unbind(struct rwnfq_queue *qq)
 	qq->nl = NULL;
 }
 
+/* watchdog: the queue thread is stuck on one packet. Unbind its queue
+ * (sendto on its socket is safe from this thread): the kernel drops what
+ * waits in the queue (TCP resends it) and passes the rest itself
+ * (--queue-bypass). */
+static void abandon(struct rwnfq_queue *qq, uint64_t busy_us)
+{
+	char buf[NFQ_CTL_BUF];
+	struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, qq->num);
+
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_UNBIND);
+	mnl_socket_sendto(qq->nl, nlh, nlh->nlmsg_len);
+	ctr_inc(&qq->ctr, CTR_NFQ_STALL);
+	fprintf(stderr, "relaywatch: nfqueue %u: engine busy on one packet "
+		"for %llu ms: queue unbound, traffic passes unseen "
+		"(--queue-bypass) until relaywatch restarts\n", qq->num,
+		(unsigned long long)(busy_us / 1000));
+}
+
 struct rwnfq *rwnfq_open(const struct rwnfq_opts *o, const struct engine_config *cfg,
 		     const struct line_sink *sink, char *err, size_t errlen)
 {
@@ -439,6 +475,10 @@ struct rwnfq *rwnfq_open(const struct rwnfq_opts *o, const struct engine_config 
 	q->o = *o;
 	q->sink = *sink;
 	q->n = o->qlast - o->qfirst + 1;
+	{
+		const char *t = getenv("RELAYWATCH_TEST_STALL_MS");
+		q->test_stall_ms = t ? (uint32_t)strtoul(t, NULL, 10) : 0;
+	}
 	/* monitor: the engine runs as passive (alerts say "allowed", the
 	 * flow is not cut), the verdicts are all accept */
 	ecfg.inline_mode = !o->monitor;
@@ -493,10 +533,17 @@ int rwnfq_run(struct rwnfq *q, volatile sig_atomic_t *stop)
 		}
 		q->qs[i].started = 1;
 	}
-	/* the writer */
+	/* the writer, and the watchdog */
 	while (!*stop && !atomic_load(&q->quit)) {
-		for (int i = 0; i < q->n; i++)
-			drain(&q->qs[i]);
+		uint64_t t = now_us();
+		for (int i = 0; i < q->n; i++) {
+			struct rwnfq_queue *qq = &q->qs[i];
+			uint64_t b = atomic_load(&qq->busy_since);
+			drain(qq);
+			if (b && t > b && t - b > (uint64_t)q->o.stall_ms * 1000 &&
+			    !atomic_exchange(&qq->abandoned, 1))
+				abandon(qq, t - b);
+		}
 		usleep(2000);
 	}
 	atomic_store(&q->quit, 1);

@@ -23,6 +23,14 @@
  * comes back already marked (no such chain: it was queued again) gets a
  * plain NF_DROP, so a missing chain can never loop.
  *
+ * Health: the writer thread watches the queue threads; one busy on a
+ * single packet for longer than stall_ms has its queue unbound (the
+ * kernel then passes the traffic itself, --queue-bypass), says so on
+ * stderr once and counts it (nfqueue.stalled_unbound). The queue stays
+ * unbound until relaywatch restarts: a stuck engine is a bug to look at,
+ * and the gateway keeps forwarding meanwhile. (A backed-up kernel queue
+ * needs no watchdog: fail-open accepts past queue_maxlen, counted.)
+ *
  * Fast path: when the engine bypasses a flow (no parser wants its data:
  * plain web on a proxy port, a TLS session, a detection that gave up), the
  * packet's accept is NF_REPEAT with NFQ_MARK_DONE: the chain saves it to
@@ -55,6 +63,10 @@ struct rwnfq_opts {
 	                              * firewall chain); 0: plain NF_DROP */
 	size_t record_ring;          /* bytes of record ring per queue
 	                              * (default 4 MB) */
+	uint32_t stall_ms;           /* an engine thread busy on one packet
+	                              * longer than this: its queue is
+	                              * unbound, traffic passes unseen
+	                              * (--queue-bypass); default 2000 */
 	int monitor;                 /* --inline-policy monitor: every
 	                              * verdict is accept; block rules
 	                              * alert as in passive mode ("allowed",

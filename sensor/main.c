@@ -90,6 +90,9 @@ static void usage(FILE *f)
 "                           iptables rules: relaywatch firewall install\n"
 "      --queue-maxlen N     kernel queue length per queue (default 4096)\n"
 "      --queue-rcvbuf BYTES netlink socket buffer per queue (default 8 MB)\n"
+"      --queue-stall-ms MS  an engine thread busy on one packet longer\n"
+"                           than this (default 2000): its queue is unbound,\n"
+"                           traffic passes unseen (--queue-bypass)\n"
 "      --inline-policy P    block (default) or monitor: every packet is\n"
 "                           accepted, block rules alert (\"allowed\",\n"
 "                           rule_action \"block\"): what would be blocked\n"
@@ -352,7 +355,7 @@ int main(int argc, char **argv)
 {
 	enum { O_SMTP = 256, O_SMTPS, O_HTTP, O_SOCKS, O_MAXF, O_MAXP, O_RMEM,
 	       O_TIMEOUT, O_EMBRYO, O_CSUM, O_ALLF, O_NOSTATS, O_CAPTURE, O_ALLTCP, O_RULES,
-	       O_SET, O_CHECK, O_NORULES, O_NFQ, O_QMAXLEN, O_QRCVBUF, O_IPOLICY };
+	       O_SET, O_CHECK, O_NORULES, O_NFQ, O_QMAXLEN, O_QRCVBUF, O_IPOLICY, O_QSTALL };
 	static const struct option lo[] = {
 		{"read", required_argument, 0, 'r'},
 		{"interface", required_argument, 0, 'i'},
@@ -380,6 +383,7 @@ int main(int argc, char **argv)
 		{"queue-maxlen", required_argument, 0, O_QMAXLEN},
 		{"queue-rcvbuf", required_argument, 0, O_QRCVBUF},
 		{"inline-policy", required_argument, 0, O_IPOLICY},
+		{"queue-stall-ms", required_argument, 0, O_QSTALL},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -491,6 +495,11 @@ int main(int argc, char **argv)
 				nfo.monitor = 0;
 			else
 				bad = 1;
+			break;
+		case O_QSTALL:
+			v = strtoul(optarg, &end, 10);
+			bad = *end || v < 10 || v > 600000;
+			nfo.stall_ms = (uint32_t)v;
 			break;
 		case O_QRCVBUF:
 			v = strtoul(optarg, &end, 10);

@@ -458,6 +458,27 @@ v = st[\"nfqueue\"][\"verdict\"]
 sys.exit(0 if v[\"monitor_would_drop\"] > 0 and v[\"drop\"] == 0 else 1)
 " "$W/eve-4.json"'
 
+# a stuck engine thread: the watchdog unbinds the queue, traffic passes
+# (the stuck packet's TCP retransmission included), says so, counts it
+export RELAYWATCH_TEST_STALL_MS=4000
+rw_start 5 --queue-stall-ms 1000 || notok "relaywatch-stall-start"
+unset RELAYWATCH_TEST_STALL_MS
+t0=$(date +%s%N)
+in_inet timeout 20 curl -sS --max-time 15 -o "$W/stall.out" "http://$SRV/small.txt?rwnfq-stall" \
+	2>"$W/curl-stall.log"; rc=$?
+t1=$(date +%s%N)
+check stall-traffic-passes '[ $rc = 0 ] && cmp -s "$W/stall.out" "$W/www/small.txt" &&
+	[ $(( (t1 - t0) / 1000000 )) -lt 3500 ]' ||
+	{ echo "rc $rc, $(( (t1 - t0) / 1000000 )) ms"; cat "$W/curl-stall.log"; } | diag
+check stall-mail-passes 'mail_ok 5 && delivered 5'
+check stall-said 'grep -q "queue unbound, traffic passes unseen" "$W/rw-5.out"' || diag <"$W/rw-5.out"
+check stall-clean-stop 'stop_pid "$RW_PID" TERM'; RW_PID=
+check stall-counted '"$PY" -c "
+import json, sys
+st = [json.loads(l) for l in open(sys.argv[1]) if \"\\\"stats\\\"\" in l][-1][\"stats\"]
+sys.exit(0 if st[\"nfqueue\"][\"stalled_unbound\"] == 1 else 1)
+" "$W/eve-5.json"'
+
 check firewall-remove 'in_gw "$RW" firewall remove >"$W/fw-rm.out" 2>&1'
 fw_snapshot >"$W/fw-after.txt"
 check firewall-remove-restores 'cmp -s "$W/fw-before.txt" "$W/fw-after.txt"' ||

@@ -150,6 +150,7 @@
 	X(NFQ_REPEAT_DROP, "nfqueue.verdict.marked_drop") \
 	X(NFQ_MONITOR_DROP, "nfqueue.verdict.monitor_would_drop") \
 	X(NFQ_DONE_MARK, "nfqueue.verdict.bypass_marked") \
+	X(NFQ_STALL, "nfqueue.stalled_unbound") \
 	X(NFQ_KERNEL_DROP, "nfqueue.drop.queue_full") \
 	X(NFQ_USER_DROP, "nfqueue.drop.netlink_buffer") \
 	X(NFQ_ERR, "nfqueue.error.netlink") \
