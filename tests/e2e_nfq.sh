@@ -250,11 +250,13 @@ EOF
 	# HTTP/1.1: keep-alive, so two requests share one connection
 	bg web "$NS_LAN" timeout 170 "$PY" -m http.server 80 --bind "$SRV" -p HTTP/1.1 \
 		--directory "$W/www"
+	bg far "$NS_INET" timeout 170 "$PY" -m http.server 5001 --bind "$SINK" \
+		--directory "$W/www"
 	bg sink "$NS_INET" "$PY" "$FXSINK" --listen "$SINK" --port 25 \
 		--log "$W/sink.log" --max-seconds 170
 	wait_port "$NS_LAN" "$SRV" 25 && wait_port "$NS_LAN" "$SRV" 8888 &&
 		wait_port "$NS_LAN" "$SRV" 1080 && wait_port "$NS_LAN" "$SRV" 80 &&
-		wait_port "$NS_INET" "$SINK" 25
+		wait_port "$NS_INET" "$SINK" 25 && wait_port "$NS_INET" "$SINK" 5001
 }
 
 # iptables-save without what changes by itself (counters, timestamps)
@@ -396,6 +398,12 @@ curl_connect 1; rc=$?
 check connect-25-blocked '[ $rc != 0 ]' || diag <"$W/curl-connect-1.log"
 curl_socks 1; rc=$?
 check socks-25-blocked '[ $rc != 0 ]' || diag <"$W/curl-socks-1.log"
+# the open proxy used for anything else: blocked on the proxy's 200, the
+# tunnel never carries a byte
+in_inet timeout 20 curl -sS --max-time 10 -p -x "http://$SRV:8888" -o "$W/tunnel.out" \
+	"http://$SINK:5001/small.txt" >"$W/curl-tunnel.log" 2>&1; rc=$?
+check open-proxy-tunnel-blocked '[ $rc != 0 ] && ! cmp -s "$W/tunnel.out" "$W/www/small.txt"' ||
+	diag <"$W/curl-tunnel.log"
 sleep 1
 check sink-received-nothing '! grep -q "victim1" "$W/sink.log" 2>/dev/null'
 # plain web on port 80 (a configured proxy port): after two plain web
@@ -412,6 +420,7 @@ check legit-mail-after-blocks 'mail_ok 2 && delivered 2' || diag <"$W/swaks-ok-2
 stop_pid "$RW_PID" TERM; RW_PID=
 check alert-relay-blocked 'alert_blocked "$W/eve-1.json" 1000005'
 check alert-connect-blocked 'alert_blocked "$W/eve-1.json" 1000108'
+check alert-open-proxy-blocked 'alert_blocked "$W/eve-1.json" 1000101'
 check stats-verdicts '"$PY" -c "
 import json, sys
 st = [json.loads(l) for l in open(sys.argv[1]) if \"\\\"stats\\\"\" in l][-1][\"stats\"]
