@@ -7,7 +7,7 @@
 # prints the exact apt-get line and fails.
 set -eu
 want=${1:-build}
-BUILD_PKGS="gcc make pkg-config clang llvm libpcap-dev libbpf-dev bpftool libpcre2-dev libssl-dev"
+BUILD_PKGS="gcc make pkg-config clang llvm libpcap-dev libbpf-dev bpftool libpcre2-dev libssl-dev libnetfilter-queue-dev libmnl-dev"
 TEST_PKGS="libclang-rt-14-dev iproute2 ethtool tcpdump postfix swaks tinyproxy microsocks dante-server nmap socat curl python3 python3-aiosmtpd python3-jsonschema dnsmasq-base iptables libnetfilter-queue-dev libmnl-dev"
 BENCH_PKGS="libndpi-bin valgrind time"
 case "$want" in

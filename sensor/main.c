@@ -14,12 +14,14 @@
 #include <unistd.h>
 
 #include "capture_ebpf.h"
+#include "capture_nfq.h"
 #include "capture_pcap.h"
 #include "counters.h"
 #include "dispatch.h"
 #include "csum.h"
 #include "engine.h"
 #include "eve.h"
+#include "firewall.h"
 #include "json.h"
 #include "output.h"
 #include "rules.h"
@@ -73,6 +75,8 @@ static void usage(FILE *f)
 "usage: relaywatch -r FILE [-r FILE...] [options]     read captures\n"
 "       relaywatch -i IFACE [-i IFACE...] [options]   live capture\n"
 "\n"
+"       relaywatch --nfqueue N[:M] [options]        inline (NFQUEUE)\n"
+"       relaywatch firewall install [--nfqueue N[:M]] [--all-tcp] | status | remove\n"
 "       relaywatch --check-rules [PATH] [--set NAME=VALUES...]\n"
 "\n"
 "Follows SMTP, HTTP-proxy and SOCKS conversations (both sides) and writes\n"
@@ -80,6 +84,18 @@ static void usage(FILE *f)
 "\n"
 "  -r, --read FILE          pcap or pcapng file (repeatable, read in order)\n"
 "  -i, --interface IFACE    live capture (repeatable)\n"
+"      --nfqueue N[:M]      inline: verdicts on the packets of NFQUEUE\n"
+"                           queues N..M (one engine thread each; block\n"
+"                           rules drop, alerts say \"blocked\"); the\n"
+"                           iptables rules: relaywatch firewall install\n"
+"      --queue-maxlen N     kernel queue length per queue (default 4096)\n"
+"      --queue-rcvbuf BYTES netlink socket buffer per queue (default 8 MB)\n"
+"      --queue-stall-ms MS  an engine thread busy on one packet longer\n"
+"                           than this (default 2000): its queue is unbound,\n"
+"                           traffic passes unseen (--queue-bypass)\n"
+"      --inline-policy P    block (default) or monitor: every packet is\n"
+"                           accepted, block rules alert (\"allowed\",\n"
+"                           rule_action \"block\"): what would be blocked\n"
 "      --capture METHOD     live capture: ebpf (TC clsact, default when it\n"
 "                           loads; falls back to pcap, saying why), pcap\n"
 "      --all-tcp            libpcap live capture: inspect all TCP (proxies\n"
@@ -237,16 +253,41 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000;
 }
 
+static void write_stats_core(struct run *r, struct rw_counters *sumin,
+			     const struct engine_mem *mp, int workers,
+			     uint64_t ts);
+
 static void write_stats(struct run *r, struct dispatch *d,
 			const struct rw_counters *front, uint64_t ts)
 {
-	static char buf[256 * 1024];
 	struct rw_counters sum = *front;
-	struct ebpf_stats est;
 	struct engine_mem m;
-	struct json j;
 
 	dispatch_counters(d, &sum);
+	dispatch_mem(d, &m);
+	write_stats_core(r, &sum, &m, dispatch_workers(d), ts);
+}
+
+static void write_stats_nfq(struct run *r, struct rwnfq *q, uint64_t ts)
+{
+	struct rw_counters sum = {0};
+	struct engine_mem m;
+
+	rwnfq_counters(q, &sum);
+	rwnfq_mem(q, &m);
+	write_stats_core(r, &sum, &m, rwnfq_queues(q), ts);
+}
+
+static void write_stats_core(struct run *r, struct rw_counters *sumin,
+			     const struct engine_mem *mp, int workers,
+			     uint64_t ts)
+{
+	static char buf[256 * 1024];
+	struct rw_counters sum = *sumin;
+	struct ebpf_stats est;
+	const struct engine_mem m = *mp;
+	struct json j;
+
 	if (r->ebpf) {
 		/* eBPF mode: capture.* counts what reached user space (the
 		 * kernel's own view is in "ebpf") */
@@ -256,11 +297,10 @@ static void write_stats(struct run *r, struct dispatch *d,
 	}
 	sum.v[CTR_OUT_RECORDS] = r->outs.records + 1;
 	sum.v[CTR_OUT_DROPPED] = output_set_dropped(&r->outs);
-	dispatch_mem(d, &m);
 	json_init(&j, buf, sizeof(buf));
 	eve_stats_begin(&j, ts, &sum);
 	json_obj_open(&j, "memory");
-	json_u64(&j, "workers", (uint64_t)dispatch_workers(d));
+	json_u64(&j, "workers", (uint64_t)workers);
 	json_u64(&j, "flow_entry_bytes", m.flow_entry_bytes);
 	json_u64(&j, "flows_max", m.flows_max);
 	json_u64(&j, "flows_peak", m.flows_peak);
@@ -281,11 +321,41 @@ static void write_stats(struct run *r, struct dispatch *d,
 		output_set_write(&r->outs, j.buf, j.len);
 }
 
+/* inline: the queue threads decide, this thread writes the records */
+static int run_nfq(struct run *r, const struct rwnfq_opts *o,
+		   struct engine_config *cfg, const struct line_sink *sink,
+		   int stats)
+{
+	char err[512];
+	struct rwnfq *q;
+	int rc;
+
+	cfg->inline_mode = !o->monitor;
+	q = rwnfq_open(o, cfg, sink, err, sizeof(err));
+	ruleset_unref(cfg->rules);   /* each engine holds its own */
+	cfg->rules = NULL;
+	if (!q) {
+		fprintf(stderr, "relaywatch: %s\n", err);
+		output_set_close(&r->outs);
+		return 1;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	rc = rwnfq_run(q, &stop_flag) < 0;
+	if (stats)
+		write_stats_nfq(r, q, now_us());
+	rwnfq_close(q);
+	output_set_flush(&r->outs);
+	output_set_close(&r->outs);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_SMTP = 256, O_SMTPS, O_HTTP, O_SOCKS, O_MAXF, O_MAXP, O_RMEM,
 	       O_TIMEOUT, O_EMBRYO, O_CSUM, O_ALLF, O_NOSTATS, O_CAPTURE, O_ALLTCP, O_RULES,
-	       O_SET, O_CHECK, O_NORULES };
+	       O_SET, O_CHECK, O_NORULES, O_NFQ, O_QMAXLEN, O_QRCVBUF, O_IPOLICY, O_QSTALL };
 	static const struct option lo[] = {
 		{"read", required_argument, 0, 'r'},
 		{"interface", required_argument, 0, 'i'},
@@ -309,6 +379,11 @@ int main(int argc, char **argv)
 		{"set", required_argument, 0, O_SET},
 		{"check-rules", optional_argument, 0, O_CHECK},
 		{"no-rules", no_argument, 0, O_NORULES},
+		{"nfqueue", required_argument, 0, O_NFQ},
+		{"queue-maxlen", required_argument, 0, O_QMAXLEN},
+		{"queue-rcvbuf", required_argument, 0, O_QRCVBUF},
+		{"inline-policy", required_argument, 0, O_IPOLICY},
+		{"queue-stall-ms", required_argument, 0, O_QSTALL},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
@@ -326,8 +401,13 @@ int main(int argc, char **argv)
 	int no_rules = 0, check = 0, nset = 0;
 	struct rule_vars vars = {0};
 	struct ruleset *rules = NULL;
+	struct rwnfq_opts nfo;
+	int use_nfq = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "firewall"))
+		return firewall_main(argc - 1, argv + 1);
 	engine_config_default(&cfg);
+	rwnfq_opts_default(&nfo);
 	while ((c = getopt_long(argc, argv, "r:i:e:w:h", lo, NULL)) != -1) {
 		char *end;
 		unsigned long v;
@@ -399,6 +479,33 @@ int main(int argc, char **argv)
 		case O_ALLF: cfg.flow_records_all = 1; break;
 		case O_NOSTATS: stats = 0; break;
 		case O_ALLTCP: all_tcp = 1; break;
+		case O_NFQ:
+			bad = rwnfq_parse_queues(optarg, &nfo) < 0;
+			use_nfq = 1;
+			break;
+		case O_QMAXLEN:
+			v = strtoul(optarg, &end, 10);
+			bad = *end || v < 16 || v > (1ul << 20);
+			nfo.queue_maxlen = (uint32_t)v;
+			break;
+		case O_IPOLICY:
+			if (!strcmp(optarg, "monitor"))
+				nfo.monitor = 1;
+			else if (!strcmp(optarg, "block"))
+				nfo.monitor = 0;
+			else
+				bad = 1;
+			break;
+		case O_QSTALL:
+			v = strtoul(optarg, &end, 10);
+			bad = *end || v < 10 || v > 600000;
+			nfo.stall_ms = (uint32_t)v;
+			break;
+		case O_QRCVBUF:
+			v = strtoul(optarg, &end, 10);
+			bad = *end || v < 65536 || v > (1ul << 30);
+			nfo.rcvbuf = (int)v;
+			break;
 		case O_RULES: rules_path = optarg; break;
 		case O_NORULES: no_rules = 1; break;
 		case O_CHECK:
@@ -461,7 +568,12 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return 2;
 	}
-	if (!nfiles && !live.n_ifnames) {
+	if (use_nfq && (nfiles || live.n_ifnames)) {
+		fprintf(stderr, "relaywatch: --nfqueue runs alone (not with "
+			"-r or -i yet)\n");
+		return 2;
+	}
+	if (!nfiles && !live.n_ifnames && !use_nfq) {
 		usage(stderr);
 		return 2;
 	}
@@ -515,6 +627,8 @@ int main(int argc, char **argv)
 	}
 	output_set_add(&r.outs, o);
 	struct line_sink sink = { &r, sink_write };
+	if (use_nfq)
+		return run_nfq(&r, &nfo, &cfg, &sink, stats);
 	if (live.n_ifnames && capture != CAP_PCAP) {
 		if (open_ebpf(&r, &live, &cfg, err, sizeof(err)) < 0) {
 			if (capture == CAP_EBPF) {

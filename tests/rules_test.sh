@@ -61,46 +61,46 @@ EOF
 # read 4 times (120 RCPT from one client within the same minute of capture
 # time) is the only way the fixtures reach smtp.fanout.rcpt's > 100.
 TABLE=$(cat <<'EOF'
-smtp/accepted | smtp/accepted.pcap | - | relay.open smtp.outbound.unauthorized |
+smtp/accepted | smtp/accepted.pcap | - | relay.open smtp.outbound.unauthorized relay.block |
 smtp/accepted#untrusted-lan | smtp/accepted.pcap | - | relay.open | --set TRUSTED_NETS=
-smtp/accepted#no-local-domains | smtp/accepted.pcap | relay.open | | --set TRUSTED_NETS= --set LOCAL_DOMAINS=
+smtp/accepted#no-local-domains | smtp/accepted.pcap | relay.block relay.open | | --set TRUSTED_NETS= --set LOCAL_DOMAINS=
 smtp/auth_fail | smtp/auth_fail.pcap | - | smtp.auth.bruteforce |
 smtp/auth_login_fail | smtp/auth_login_fail.pcap | - | smtp.auth.bruteforce |
 smtp/auth_login_ok | smtp/auth_login_ok.pcap | - | |
-smtp/auth_ok | smtp/auth_ok.pcap | - | relay.open |
+smtp/auth_ok | smtp/auth_ok.pcap | - | relay.open relay.block |
 smtp/bdat | smtp/bdat.pcap | - | |
 smtp/multi_tx | smtp/multi_tx.pcap | - | |
-smtp/open_relay | smtp/open_relay.pcap | relay.open | relay.confirmed smtp.outbound.unauthorized relay.probe |
-smtp/open_relay#trusted-client | smtp/open_relay.pcap | - | relay.open | --set TRUSTED_NETS=10.0.0.0/24,203.0.113.66/32
-smtp/open_relay#local-domain | smtp/open_relay.pcap | - | relay.open | --set LOCAL_DOMAINS=lan.example,foreign.example
-smtp/open_relay#mta-not-listed | smtp/open_relay.pcap | relay.open smtp.outbound.unauthorized | | --set SMTP_SERVERS=10.0.0.25/32
+smtp/open_relay | smtp/open_relay.pcap | relay.block relay.open | relay.confirmed smtp.outbound.unauthorized relay.probe |
+smtp/open_relay#trusted-client | smtp/open_relay.pcap | - | relay.open relay.block | --set TRUSTED_NETS=10.0.0.0/24,203.0.113.66/32
+smtp/open_relay#local-domain | smtp/open_relay.pcap | - | relay.open relay.block | --set LOCAL_DOMAINS=lan.example,foreign.example
+smtp/open_relay#mta-not-listed | smtp/open_relay.pcap | relay.block relay.open smtp.outbound.unauthorized | | --set SMTP_SERVERS=10.0.0.25/32
 smtp/open_relay#pass-rule | smtp/open_relay.pcap | - | relay.open | --rules $PASSDIR
-smtp/pipelining | smtp/pipelining.pcap | relay.attempt | relay.open |
-smtp/relay_refused | smtp/relay_refused.pcap | relay.attempt | relay.open |
-smtp/relay_refused#trusted-client | smtp/relay_refused.pcap | - | relay.attempt | --set TRUSTED_NETS=203.0.113.0/24
+smtp/pipelining | smtp/pipelining.pcap | relay.attempt relay.block | relay.open |
+smtp/relay_refused | smtp/relay_refused.pcap | relay.attempt relay.block | relay.open |
+smtp/relay_refused#trusted-client | smtp/relay_refused.pcap | - | relay.attempt relay.block | --set TRUSTED_NETS=203.0.113.0/24
 smtp/starttls | smtp/starttls.pcap | - | |
 smtp/vrfy_expn_help | smtp/vrfy_expn_help.pcap | - | smtp.dictionary |
-proxy/http_absolute_get | proxy/http_absolute_get.pcap | proxy.open.http | proxy.smtp-tunnel proxy.probe proxy.egress |
-proxy/http_absolute_get#trusted-client | proxy/http_absolute_get.pcap | - | proxy.open.http | --set TRUSTED_NETS=203.0.113.0/24
-proxy/http_connect_denied | proxy/http_connect_denied.pcap | proxy.smtp-tunnel | proxy.open.http |
-proxy/http_connect_oddport | proxy/http_connect_oddport.pcap | proxy.smtp-tunnel proxy.open.http | |
-proxy/http_connect_smtp | proxy/http_connect_smtp.pcap | proxy.smtp-tunnel proxy.open.http | relay.open proxy.egress |
-proxy/http_connect_smtp#proxy-sends-mail | proxy/http_connect_smtp.pcap | proxy.smtp-tunnel proxy.open.http smtp.outbound.unauthorized | | --set SMTP_SERVERS=10.0.0.25/32,203.0.113.26/32
-proxy/socks4_connect | proxy/socks4_connect.pcap | proxy.smtp-tunnel proxy.open.socks | |
-proxy/socks4_refused | proxy/socks4_refused.pcap | proxy.smtp-tunnel | proxy.open.socks |
-proxy/socks4a_connect | proxy/socks4a_connect.pcap | proxy.smtp-tunnel proxy.open.socks | |
-proxy/socks4a_dante_refused | proxy/socks4a_dante_refused.pcap | proxy.smtp-tunnel | proxy.open.socks |
-proxy/socks5_noauth_smtp | proxy/socks5_noauth_smtp.pcap | proxy.smtp-tunnel proxy.open.socks | proxy.backconnect |
-proxy/socks5_noauth_smtp#not-our-proxy | proxy/socks5_noauth_smtp.pcap | proxy.smtp-tunnel | proxy.open.socks | --set HOME_NET=10.0.0.0/24
-proxy/socks5_userpass | proxy/socks5_userpass.pcap | proxy.smtp-tunnel | proxy.open.socks |
-abuse/nmap_smtp_open_relay_open | abuse/nmap_smtp_open_relay_open.pcap | relay.open relay.probe | |
-abuse/nmap_smtp_open_relay_closed | abuse/nmap_smtp_open_relay_closed.pcap | relay.attempt relay.probe | relay.open |
-abuse/relay_probe_msf | abuse/relay_probe_msf.pcap | relay.open relay.probe | |
-abuse/relay_confirmed | abuse/relay_confirmed.pcap | relay.open relay.confirmed | |
+proxy/http_absolute_get | proxy/http_absolute_get.pcap | proxy.open.http | proxy.smtp-tunnel proxy.probe proxy.egress proxy.block.smtp |
+proxy/http_absolute_get#trusted-client | proxy/http_absolute_get.pcap | - | proxy.open.http proxy.block.smtp | --set TRUSTED_NETS=203.0.113.0/24
+proxy/http_connect_denied | proxy/http_connect_denied.pcap | proxy.block.smtp proxy.smtp-tunnel | proxy.open.http |
+proxy/http_connect_oddport | proxy/http_connect_oddport.pcap | proxy.block.smtp proxy.block.smtp-tunnel proxy.open.http proxy.smtp-tunnel | |
+proxy/http_connect_smtp | proxy/http_connect_smtp.pcap | proxy.block.smtp proxy.block.smtp-tunnel proxy.open.http proxy.smtp-tunnel | relay.open proxy.egress |
+proxy/http_connect_smtp#proxy-sends-mail | proxy/http_connect_smtp.pcap | proxy.block.smtp proxy.block.smtp-tunnel proxy.open.http proxy.smtp-tunnel smtp.outbound.unauthorized | | --set SMTP_SERVERS=10.0.0.25/32,203.0.113.26/32
+proxy/socks4_connect | proxy/socks4_connect.pcap | proxy.block.smtp proxy.block.smtp-tunnel proxy.open.socks proxy.smtp-tunnel | |
+proxy/socks4_refused | proxy/socks4_refused.pcap | proxy.block.smtp proxy.smtp-tunnel | proxy.open.socks proxy.block.smtp-tunnel |
+proxy/socks4a_connect | proxy/socks4a_connect.pcap | proxy.block.smtp proxy.block.smtp-tunnel proxy.open.socks proxy.smtp-tunnel | |
+proxy/socks4a_dante_refused | proxy/socks4a_dante_refused.pcap | proxy.block.smtp proxy.smtp-tunnel | proxy.open.socks |
+proxy/socks5_noauth_smtp | proxy/socks5_noauth_smtp.pcap | proxy.block.smtp proxy.block.smtp-tunnel proxy.open.socks proxy.smtp-tunnel | proxy.backconnect |
+proxy/socks5_noauth_smtp#not-our-proxy | proxy/socks5_noauth_smtp.pcap | proxy.smtp-tunnel | proxy.open.socks proxy.block.smtp proxy.block.smtp-tunnel | --set HOME_NET=10.0.0.0/24
+proxy/socks5_userpass | proxy/socks5_userpass.pcap | proxy.block.smtp proxy.block.smtp-tunnel proxy.smtp-tunnel | proxy.open.socks |
+abuse/nmap_smtp_open_relay_open | abuse/nmap_smtp_open_relay_open.pcap | relay.block relay.open relay.probe | |
+abuse/nmap_smtp_open_relay_closed | abuse/nmap_smtp_open_relay_closed.pcap | relay.attempt relay.block relay.probe | relay.open |
+abuse/relay_probe_msf | abuse/relay_probe_msf.pcap | relay.block relay.open relay.probe | |
+abuse/relay_confirmed | abuse/relay_confirmed.pcap | relay.block relay.open relay.confirmed | |
 abuse/nmap_http_open_proxy | abuse/nmap_http_open_proxy.pcap | proxy.egress proxy.open.http proxy.probe | |
 abuse/nmap_socks_open_proxy | abuse/nmap_socks_open_proxy.pcap | proxy.egress proxy.open.socks proxy.probe | |
 abuse/hopm_probe | abuse/hopm_probe.pcap | proxy.egress proxy.open.http proxy.probe | |
-abuse/proxy_egress | abuse/proxy_egress.pcap | proxy.egress proxy.open.http proxy.smtp-tunnel smtp.outbound.unauthorized | |
+abuse/proxy_egress | abuse/proxy_egress.pcap | proxy.block.smtp proxy.block.smtp-tunnel proxy.egress proxy.open.http proxy.smtp-tunnel smtp.outbound.unauthorized | |
 abuse/outbound_unauthorized | abuse/outbound_unauthorized.pcap | smtp.outbound.unauthorized | |
 abuse/outbound_authorized | abuse/outbound_authorized.pcap | - | smtp.outbound.unauthorized |
 abuse/dictionary | abuse/dictionary.pcap | smtp.dictionary | relay.attempt |
@@ -109,9 +109,9 @@ abuse/auth_bruteforce | abuse/auth_bruteforce.pcap | smtp.auth.bruteforce | |
 abuse/auth_bruteforce_neg | abuse/auth_bruteforce_neg.pcap | - | smtp.auth.bruteforce |
 abuse/blocklisted | abuse/blocklisted.pcap | smtp.blocklisted | |
 abuse/blocklisted_neg | abuse/blocklisted_neg.pcap | - | smtp.blocklisted |
-abuse/fanout | abuse/fanout.pcap | relay.open smtp.fanout | smtp.fanout.rcpt |
-abuse/fanout#read-4-times | abuse/fanout.pcap | relay.open smtp.fanout smtp.fanout.rcpt | | -r tests/fixtures/abuse/fanout.pcap -r tests/fixtures/abuse/fanout.pcap -r tests/fixtures/abuse/fanout.pcap
-abuse/fanout_neg | abuse/fanout_neg.pcap | relay.open | smtp.fanout smtp.fanout.rcpt |
+abuse/fanout | abuse/fanout.pcap | relay.block relay.open smtp.fanout | smtp.fanout.rcpt |
+abuse/fanout#read-4-times | abuse/fanout.pcap | relay.block relay.open smtp.fanout smtp.fanout.rcpt | | -r tests/fixtures/abuse/fanout.pcap -r tests/fixtures/abuse/fanout.pcap -r tests/fixtures/abuse/fanout.pcap
+abuse/fanout_neg | abuse/fanout_neg.pcap | relay.block relay.open | smtp.fanout smtp.fanout.rcpt |
 abuse/backconnect | abuse/backconnect.pcap | proxy.backconnect | proxy.open.socks |
 abuse/backconnect#bot-not-ours | abuse/backconnect.pcap | - | proxy.backconnect | --set HOME_NET=10.0.0.0/24
 abuse/backconnect_refused | abuse/backconnect_refused.pcap | - | proxy.backconnect |
@@ -404,7 +404,7 @@ import json, sys
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 n = sum(r["event_type"] == "alert" for r in recs)
 st = [r for r in recs if r["event_type"] == "stats"][-1]["stats"]["rules"]
-sys.exit(0 if n == 2 and st["alerts_written"] == n and st["alerts"] == n
+sys.exit(0 if n == 4 and st["alerts_written"] == n and st["alerts"] == n
          and st["evaluations"] > 0 else 1)
 EOF
 then

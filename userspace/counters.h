@@ -150,6 +150,20 @@
 	X(RULE_DISTINCT_CAP, "rules.threshold.distinct_cap") \
 	X(RULE_LIST_CAP, "rules.list_elements_cap") \
 	X(RULE_REGEX_ERR, "rules.regex.match_limit") \
+	/* inline (NFQUEUE) */ \
+	X(INLINE_BLOCKED_FLOW, "inline.drop.blocked_flow") \
+	X(NFQ_PKTS, "nfqueue.packets") \
+	X(NFQ_ACCEPT, "nfqueue.verdict.accept") \
+	X(NFQ_DROP, "nfqueue.verdict.drop") \
+	X(NFQ_BATCH, "nfqueue.verdict.batches") \
+	X(NFQ_REPEAT_DROP, "nfqueue.verdict.marked_drop") \
+	X(NFQ_MONITOR_DROP, "nfqueue.verdict.monitor_would_drop") \
+	X(NFQ_DONE_MARK, "nfqueue.verdict.bypass_marked") \
+	X(NFQ_STALL, "nfqueue.stalled_unbound") \
+	X(NFQ_KERNEL_DROP, "nfqueue.drop.queue_full") \
+	X(NFQ_USER_DROP, "nfqueue.drop.netlink_buffer") \
+	X(NFQ_ERR, "nfqueue.error.netlink") \
+	X(NFQ_REC_DROP, "output.drop.inline_queue_full") \
 	/* output */ \
 	X(OUT_RECORDS, "output.records") \
 	X(OUT_DROPPED, "output.drop.write_error") \

@@ -953,6 +953,20 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 	dir = sender == f->cli ? DIR_TO_SERVER : DIR_TO_CLIENT;
 	if (created && e->csum_last_good)
 		f->csum_good |= (uint8_t)(1u << dir);
+	if (f->blocked && e->cfg.inline_mode) {
+		/* Decided: every later packet drops, before the reassembly
+		 * sees it. A retransmission of the dropped packet would
+		 * otherwise be old data to the stream (consumed before its
+		 * verdict) and pass. The flow stays (touched) until idle, so
+		 * its retransmissions keep finding it; the capture's
+		 * connmark drops the rest in the kernel. Passive modes go on
+		 * parsing: there the server did get the bytes. */
+		flow_touch(&e->flows, &f->link, p->ts_us);
+		f->pkts[dir]++;
+		f->bytes[dir] += p->wire_len;
+		ctr_inc(&e->ctr, CTR_INLINE_BLOCKED_FLOW);
+		return VERDICT_DROP;
+	}
 	if (!created && f->app.app != APP_NONE && !f->bypassed &&
 	    !csum_accept(e, p, f, dir)) {
 		return VERDICT_ACCEPT;   /* the receiver drops it: so do we */

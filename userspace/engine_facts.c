@@ -236,8 +236,10 @@ static enum rule_action fact_eval(struct engine *e, struct eflow *f,
 	rule_bind_fact(v, &f->rf, &fact);
 	e->fact = (struct fact_ctx){ f, a, v, ev, rs, &fact };
 	act = rule_eval(e->rc, rs, &fact, on_match, e);
-	if (act == RA_BLOCK && f == e->pkt_flow)
+	if (act == RA_BLOCK && f == e->pkt_flow) {
 		e->pkt_verdict = VERDICT_DROP;
+		f->blocked = 1;
+	}
 	return act;
 }
 

@@ -96,6 +96,8 @@ struct eflow {
 	uint8_t closing;                /* flow_close() is running on it */
 	uint8_t csum_good;              /* bit dir: a good checksum on a
 	                                 * packet with payload or SYN */
+	uint8_t blocked;                /* a block rule decided on this flow:
+	                                 * inline, every later packet drops */
 	char community_id[40];
 	struct rule_flow rf;            /* pass flag */
 };

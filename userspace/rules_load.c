@@ -600,6 +600,25 @@ struct ruleset *ruleset_load_sources(const struct rule_source *src, int n,
 			if (s && builtins[i].warn && !s->nitems)
 				rl_diag_warn(d, "warning: %s", builtins[i].warn);
 		}
+		/* inline, a block decided after the server has acted stops
+		 * nothing of what the rule is about: say so */
+		const uint32_t late = TM(TRIG_SMTP_REPLY) | TM(TRIG_SMTP_RECORD) |
+				      TM(TRIG_FLOW_END);
+		for (int i = 0; i < B.rs->nrules; i++) {
+			const struct rule *r = &B.rs->rules[i];
+			if (r->action != RA_BLOCK || !(r->triggers & late))
+				continue;
+			for (int t = 0; t < TRIG__COUNT; t++)
+				if (r->triggers & late & TM(t))
+					rl_diag_warn(d, "warning: %s:%u: rule %s "
+						     "blocks on %s: inline, the "
+						     "server has already acted by "
+						     "then (decide on the client's "
+						     "request, e.g. smtp.command)",
+						     r->file ? r->file : "?",
+						     r->line, r->id,
+						     trigger_names[t]);
+		}
 	}
 	if (B.nomem)
 		rl_diag_warn(d, "error: out of memory while loading rules");

@@ -415,6 +415,106 @@ TEST(block_rule_drops_the_packet)
 	ruleset_unref(rs);
 }
 
+static const char *BLOCK_RCPT =
+	"rule t.block-rcpt { sid 9000003 on smtp.command "
+	"when smtp.command == \"RCPT\" action block msg \"rcpt {smtp.rcpt}\" }";
+
+/* one segment of the SMTP test session (client 203.0.113.66:40100) */
+static enum verdict seg(struct engine *e, int to_server, uint8_t flags,
+			uint32_t seq, uint32_t ack, const char *data,
+			uint64_t ts)
+{
+	static uint64_t index;
+	struct pkt p;
+
+	memset(&p, 0, sizeof(p));
+	p.family = 4;
+	memcpy(p.src, to_server ? CLI : SRV, 4);
+	memcpy(p.dst, to_server ? SRV : CLI, 4);
+	p.sport = to_server ? 40100 : 25;
+	p.dport = to_server ? 25 : 40100;
+	p.seq = seq;
+	p.ack = ack;
+	p.tcp_flags = flags;
+	p.payload = (const uint8_t *)data;
+	p.payload_len = data ? (uint32_t)strlen(data) : 0;
+	p.wire_len = 54 + p.payload_len;
+	p.ts_us = ts;
+	p.index = ++index;
+	return engine_packet(e, &p);
+}
+
+/* Inline: the RCPT a block rule decides on drops, and so do its
+ * retransmission (old data to the stream, which consumed it) and every
+ * later packet of the flow, both ways; passive, the flow goes on. */
+static void rcpt_session(int inline_mode, enum verdict v[4], uint64_t *ctr)
+{
+	struct engine_config cfg;
+	struct sinkbuf sb = {0};
+	struct engine_output out = { .arg = &sb, .record = sink_record };
+	struct ruleset *rs = load(BLOCK_RCPT);
+	const char *rcpt = "RCPT TO:<v@foreign.example>\r\n";
+	uint32_t c = 1001, s = 5001;   /* next client / server seq */
+	uint64_t ts = 1000000;
+
+	CHECK(rs != NULL);
+	if (!rs)
+		return;
+	engine_config_default(&cfg);
+	cfg.max_flows = 64;
+	cfg.max_parsers = 16;
+	cfg.reasm_mem = 1 << 20;
+	cfg.rules = rs;
+	cfg.inline_mode = inline_mode;
+	cfg.checksum = CSUM_OFF;
+	struct engine *e = engine_new(&cfg, &out);
+	ruleset_unref(rs);
+	CHECK(e != NULL);
+	if (!e)
+		return;
+	CHECK_INT(seg(e, 1, TCP_SYN, c - 1, 0, NULL, ts++), VERDICT_ACCEPT);
+	CHECK_INT(seg(e, 0, TCP_SYN | TCP_ACK, s - 1, c, NULL, ts++), VERDICT_ACCEPT);
+	CHECK_INT(seg(e, 1, TCP_ACK, c, s, NULL, ts++), VERDICT_ACCEPT);
+#define S2C(str) do { CHECK_INT(seg(e, 0, TCP_ACK | TCP_PSH, s, c, str, ts++), \
+			       VERDICT_ACCEPT); s += (uint32_t)strlen(str); } while (0)
+#define C2S(str) do { CHECK_INT(seg(e, 1, TCP_ACK | TCP_PSH, c, s, str, ts++), \
+			       VERDICT_ACCEPT); c += (uint32_t)strlen(str); } while (0)
+	S2C("220 mx.lan.example ESMTP\r\n");
+	C2S("EHLO client.inet.example\r\n");
+	S2C("250 mx.lan.example\r\n");
+	C2S("MAIL FROM:<a@inet.example>\r\n");
+	S2C("250 2.1.0 Ok\r\n");
+#undef S2C
+#undef C2S
+	v[0] = seg(e, 1, TCP_ACK | TCP_PSH, c, s, rcpt, ts++);
+	v[1] = seg(e, 1, TCP_ACK | TCP_PSH, c, s, rcpt, ts++);   /* again */
+	v[2] = seg(e, 0, TCP_ACK, s, c + (uint32_t)strlen(rcpt), NULL, ts++);
+	v[3] = seg(e, 1, TCP_ACK | TCP_PSH, c + (uint32_t)strlen(rcpt), s,
+		   "DATA\r\n", ts++);
+	CHECK_INT(sb.alerts, 1);
+	CHECK_INT(sb.blocked, inline_mode);
+	*ctr = engine_counters(e)->v[CTR_INLINE_BLOCKED_FLOW];
+	engine_free(e);
+}
+
+TEST(blocked_flow_drops_retransmissions)
+{
+	enum verdict v[4];
+	uint64_t n = 99;
+
+	rcpt_session(1, v, &n);
+	CHECK_INT(v[0], VERDICT_DROP);
+	CHECK_INT(v[1], VERDICT_DROP);    /* the retransmitted RCPT */
+	CHECK_INT(v[2], VERDICT_DROP);    /* the server's side too */
+	CHECK_INT(v[3], VERDICT_DROP);
+	CHECK_INT(n, 3);
+	rcpt_session(0, v, &n);
+	CHECK_INT(v[0], VERDICT_DROP);    /* the verdict is still computed */
+	CHECK_INT(v[1], VERDICT_ACCEPT);  /* passive: the flow goes on */
+	CHECK_INT(v[3], VERDICT_ACCEPT);
+	CHECK_INT(n, 0);
+}
+
 TEST(ruleset_swap_releases_old_sets)
 {
 	struct engine_config cfg;
@@ -538,6 +638,7 @@ int main(void)
 	RUN(socks_fields);
 	RUN(tunnel_fields);
 	RUN(block_rule_drops_the_packet);
+	RUN(blocked_flow_drops_retransmissions);
 	RUN(ruleset_swap_releases_old_sets);
 	RUN(ruleset_swap_while_the_worker_runs);
 	return t_done();

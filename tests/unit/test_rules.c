@@ -1474,9 +1474,41 @@ TEST(evaluation_allocates_nothing_and_scales)
 	free(text);
 }
 
+/* a block decided after the server acted is too late inline: warned once
+ * per late trigger, with the rule's place; a block on the request is not */
+TEST(late_block_triggers_warned)
+{
+	struct rule_diags d = { 0 };
+	struct ruleset *rs = load_text(
+		"rule t.late { sid 9 on smtp.reply, flow.end action block msg \"x\" }\n"
+		"rule t.rec { sid 11 on smtp.record action block msg \"x\" }\n"
+		"rule t.req { sid 10 on smtp.command action block msg \"y\" }\n"
+		"rule t.alert { sid 12 on flow.end action alert msg \"z\" }\n",
+		NULL, &d);
+	int late = 0;
+
+	CHECK(rs != NULL);
+	CHECK_INT(d.nerrors, 0);
+	for (int i = 0; i < d.n; i++) {
+		if (!strstr(d.msg[i], "has already acted"))
+			continue;
+		late++;
+		CHECK(strstr(d.msg[i], "t.req") == NULL);
+		CHECK(strstr(d.msg[i], "t.alert") == NULL);
+	}
+	CHECK_INT(late, 3);
+	int found = 0;
+	for (int i = 0; i < d.n; i++)
+		found += strstr(d.msg[i], "t.rules:1: rule t.late blocks on smtp.reply") != NULL;
+	CHECK_INT(found, 1);
+	rule_diags_free(&d);
+	ruleset_unref(rs);
+}
+
 int main(void)
 {
 	RUN(errors_golden);
+	RUN(late_block_triggers_warned);
 	RUN(errors_syntax_recovery);
 	RUN(never_half_loads);
 	RUN(shipped_rules_load_with_warnings);
