@@ -1,9 +1,10 @@
 /* engine_int.h - what the engine's modules share (not an API).
  *
- * engine.c owns flows, reassembly, detection, parsers and records;
- * engine_facts.c turns parser events, flow starts/ends and tunnels into
- * facts for the rule engine and writes the alerts. Both see the same
- * per-worker struct engine, defined here.
+ * engine.c owns flows, reassembly, detection and parsers;
+ * engine_records.c writes the records (protocol, flow); engine_facts.c
+ * turns parser events, flow starts/ends and tunnels into facts for the
+ * rule engine and writes the alerts. All see the same per-worker struct
+ * engine, defined here.
  */
 #ifndef RW_ENGINE_INT_H
 #define RW_ENGINE_INT_H
@@ -144,11 +145,17 @@ struct engine {
 	int nretired;
 };
 
-/* engine.c: records */
+/* engine_records.c: records */
 void engine_record_begin(struct engine *e, struct eflow *f, uint64_t ts,
 			 const char *event_type);
 void engine_record_end(struct engine *e);
 void engine_write_tunnel(struct engine *e, const struct app_ctx *a);
+/* the parsers' sink: a fact for the rules, then the record if any */
+void engine_sink_event(void *ctx, enum proto_event type, const void *obj,
+		       uint64_t ts);
+/* the flow record of a flow that ends for reason why */
+void engine_flow_record(struct engine *e, struct eflow *f,
+			enum close_reason why);
 
 /* engine_facts.c: rules and facts */
 /* the set this worker evaluates with (NULL: rules off) */
