@@ -452,9 +452,9 @@ run() {
 	fi
 
 	scenario "$t"
-	sleep 2        # let relaywatch catch up before the stop (1 s was short
-	               # when the machine is loaded: a flow still open at the
-	               # stop is written after the kernel table is gone)
+	sleep 2        # let relaywatch catch up before the stop (with 1 s, a
+	               # loaded machine once gave a live SOCKS flow record one
+	               # packet short and without the kernel's counters)
 	local clean=1
 	stop_pid "$RW_PID" TERM || clean=0
 	RW_PID=
