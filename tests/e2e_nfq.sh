@@ -52,38 +52,9 @@ declare -A BG=()
 PF_STARTED=0
 RW_PID=
 
-ok() { echo "ok - e2e_nfq/$1"; }
-notok() { echo "not ok - e2e_nfq/$1"; FAILED=1; }
-diag() { sed 's/^/#   /'; }
-check() { if eval "$2"; then ok "$1"; else notok "$1"; return 1; fi; }
-skip_all() { echo "ok - e2e_nfq # SKIP $1"; exit 0; }
-
-alive() {
-	local st
-	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-
-stop_pid() {
-	local pid=$1 sig=${2:-TERM} i
-	kill -"$sig" "$pid" 2>/dev/null
-	for i in $(seq 1 50); do
-		alive "$pid" || { wait "$pid" 2>/dev/null; return 0; }
-		sleep 0.1
-	done
-	kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	return 1
-}
-
-kill_ns() {
-	local ns=$1 pids
-	pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
-	# shellcheck disable=SC2086
-	[ -n "${pids// /}" ] && kill -9 $pids 2>/dev/null
-	ip netns del "$ns" 2>/dev/null
-	rm -rf "/etc/netns/$ns"
-}
+E2E_NAME=e2e_nfq
+E2E_SKIP=e2e_nfq
+. tests/e2e/lib.sh     # the cd above: paths are from the repository root
 
 cleanup() {
 	local n
@@ -120,9 +91,6 @@ rm -rf /var/tmp/rwnfq.*
 W=$(mktemp -d /var/tmp/rwnfq.XXXXXX) || exit 1
 chmod 755 "$W"
 
-in_gw() { ip netns exec "$NS_GW" "$@"; }
-in_lan() { ip netns exec "$NS_LAN" "$@"; }
-in_inet() { ip netns exec "$NS_INET" "$@"; }
 
 ip netns add "$NS_GW" 2>/dev/null || skip_all "cannot create network namespaces"
 # the NFQUEUE target and connmark, apart from relaywatch: missing is a skip
@@ -133,18 +101,6 @@ in_gw iptables -w -D OUTPUT -p tcp --dport 9 -m connmark --mark 0x1/0x1 \
 	-j NFQUEUE --queue-num 0 --queue-bypass
 
 # ---- topology --------------------------------------------------------------
-
-setup_ns() {
-	local ns=$1
-	ip netns list | grep -q "^$ns\b" || ip netns add "$ns" || return 1
-	ip -n "$ns" link set lo up
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-		net.ipv6.conf.default.disable_ipv6=1 >/dev/null
-	mkdir -p "/etc/netns/$ns"
-	printf '127.0.0.1\tlocalhost\n%s\tmx.lan.example proxy.lan.example\n%s\tclient.inet.example\n%s\tmx.foreign.example\n' \
-		"$SRV" "$CLIENT" "$SINK" >"/etc/netns/$ns/hosts"
-	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"/etc/netns/$ns/resolv.conf"
-}
 
 topology() {
 	setup_ns "$NS_GW" && setup_ns "$NS_LAN" && setup_ns "$NS_INET" || return 1
@@ -164,21 +120,6 @@ topology() {
 	done
 	ip -n "$NS_INET" route add default via 203.0.113.1 || return 1
 	ip -n "$NS_LAN" route add default via 10.0.0.1 || return 1
-}
-
-bg() {
-	local name=$1 ns=$2; shift 2
-	ip netns exec "$ns" "$@" >"$W/$name.out" 2>&1 &
-	BG[$name]=$!
-}
-
-wait_port() {
-	local i
-	for i in $(seq 1 50); do
-		ip netns exec "$1" ss -Hltn "src $2:$3" 2>/dev/null | grep -q . && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 postfix_setup() {
