@@ -149,7 +149,7 @@ int csum_table_note(struct csum_table *t, const struct pkt *p,
 		    enum csum_result r, unsigned min_bad, int flow_verified,
 		    int *became_offloaded)
 {
-	int evidence = p->payload_len || (p->tcp_flags & TCP_SYN);
+	int evidence = csum_evidence(p);
 	struct csum_src *s = find(t, p->family, p->src);
 
 	*became_offloaded = 0;

@@ -72,6 +72,14 @@ enum csum_verdict {
 	                       * one (nor on this flow): taken as offload */
 };
 
+/* a packet whose checksum says something of its sender's offload: one
+ * with payload or SYN (kernel-made RSTs and TIME-WAIT ACKs are
+ * checksummed in software even with offload) */
+static inline int csum_evidence(const struct pkt *p)
+{
+	return p->payload_len || (p->tcp_flags & TCP_SYN);
+}
+
 /* Note one checked packet of p's source and say what to do with it.
  * flow_verified: its flow direction already carried a good checksum on a
  * packet with payload or SYN. *became_offloaded = 1 the first time the

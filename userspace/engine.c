@@ -683,16 +683,15 @@ static void csum_offload_note(struct engine *e, const struct pkt *p)
 	csum_say_offload(p->family, p->src);
 }
 
-/* Checksum policy (csum.h). f: the packet's flow, NULL when it would
- * create one. 1: process the packet; 0: the receiver would drop it
- * (counted). */
-static int csum_accept(struct engine *e, const struct pkt *p,
-		       struct eflow *f, int dir)
+/* Checksum policy (csum.h). *verified: in, the packet's flow direction
+ * already carried a good checksum on a packet with payload or SYN; out,
+ * set when this packet is such a one. 1: process the packet; 0: the
+ * receiver would drop it (counted). */
+static int csum_accept(struct engine *e, const struct pkt *p, int *verified)
 {
 	enum csum_result r;
 	int now_offloaded, v;
 
-	e->csum_last_good = 0;
 	if (e->cfg.checksum == CSUM_OFF)
 		return 1;
 	r = csum_check_pkt(p);
@@ -700,22 +699,17 @@ static int csum_accept(struct engine *e, const struct pkt *p,
 		ctr_inc(&e->ctr, CTR_CSUM_UNVERIFIABLE);
 		return 1;
 	}
-	e->csum_last_good = r == CSUM_GOOD &&
-			    (p->payload_len || (p->tcp_flags & TCP_SYN));
 	if (r == CSUM_GOOD) {
-		if (e->cfg.checksum == CSUM_AUTO) {
+		if (e->cfg.checksum == CSUM_AUTO)
 			csum_table_note(&e->csum, p, r, CSUM_OFFLOAD_MIN, 1,
 					&now_offloaded);
-		}
-		if (f && e->csum_last_good)
-			f->csum_good |= (uint8_t)(1u << dir);
+		*verified |= csum_evidence(p);
 		return 1;
 	}
 	v = CSUM_DROP;
 	if (e->cfg.checksum == CSUM_AUTO)
 		v = csum_table_note(&e->csum, p, r, CSUM_OFFLOAD_MIN,
-				    f && (f->csum_good >> dir & 1),
-				    &now_offloaded);
+				    *verified, &now_offloaded);
 	if (v == CSUM_KEEP_OFFLOAD) {
 		if (now_offloaded)
 			csum_offload_note(e, p);
@@ -726,8 +720,6 @@ static int csum_accept(struct engine *e, const struct pkt *p,
 		ctr_inc(&e->ctr, CTR_CSUM_UNPROVEN_ACCEPTED);
 		return 1;
 	}
-	if (f)
-		f->tcp_anom |= TCP_ANOM_BAD_CHECKSUM;
 	ctr_inc(&e->ctr, r == CSUM_BAD_IP ? CTR_CSUM_BAD_IP : CTR_CSUM_BAD_TCP);
 	return 0;
 }
@@ -737,7 +729,7 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 	struct flow_key k;
 	struct eflow *f;
 	uint32_t hash;
-	int sender, dir, created = 0;
+	int sender, dir, created = 0, verified = 0;
 	struct reasm_out ro;
 
 	e->now = p->ts_us;
@@ -763,7 +755,7 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 			ctr_inc(&e->ctr, CTR_FLOW_NO_PAYLOAD_SKIP);
 			return VERDICT_ACCEPT;
 		}
-		if (!csum_accept(e, p, NULL, 0))
+		if (!csum_accept(e, p, &verified))
 			return VERDICT_ACCEPT;
 		f = flow_create(e, p, &k, hash, sender);
 		if (!f)
@@ -773,8 +765,8 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 		engine_fact_flow(e, f, TRIG_FLOW_START, NULL);
 	}
 	dir = sender == f->cli ? DIR_TO_SERVER : DIR_TO_CLIENT;
-	if (created && e->csum_last_good)
-		f->csum_good |= (uint8_t)(1u << dir);
+	if (created)   /* checked above, before the flow existed */
+		f->csum_good |= (uint8_t)(verified << dir);
 	if (f->blocked && e->cfg.inline_mode) {
 		/* Decided: every later packet drops, before the reassembly
 		 * sees it. A retransmission of the dropped packet would
@@ -789,9 +781,13 @@ enum verdict engine_packet(struct engine *e, const struct pkt *p)
 		ctr_inc(&e->ctr, CTR_INLINE_BLOCKED_FLOW);
 		return VERDICT_DROP;
 	}
-	if (!created && f->app.app != APP_NONE && !f->bypassed &&
-	    !csum_accept(e, p, f, dir)) {
-		return VERDICT_ACCEPT;   /* the receiver drops it: so do we */
+	if (!created && f->app.app != APP_NONE && !f->bypassed) {
+		verified = f->csum_good >> dir & 1;
+		if (!csum_accept(e, p, &verified)) {
+			f->tcp_anom |= TCP_ANOM_BAD_CHECKSUM;
+			return VERDICT_ACCEPT; /* the receiver drops it: so do we */
+		}
+		f->csum_good |= (uint8_t)(verified << dir);
 	}
 	if ((p->tcp_flags & TCP_RST) && !rst_acceptable(f, dir, p)) {
 		/* the receiver ignores it (RFC 5961 3.2): so do we */

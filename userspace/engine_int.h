@@ -73,9 +73,12 @@ enum {
 	FL_PLAIN,          /* nothing parsed any more (bypassed, none) */
 };
 
+/* the flow's own TCP anomalies; they continue the REASM_ANOM_* bits of
+ * its two directions, so one bit set names every anomaly of the flow
+ * record (engine_records.c) */
 enum {
-	TCP_ANOM_RST_IGNORED = 1,   /* a RST the receiver would ignore */
-	TCP_ANOM_BAD_CHECKSUM = 2,  /* a segment with a wrong checksum */
+	TCP_ANOM_RST_IGNORED = 4,   /* a RST the receiver would ignore */
+	TCP_ANOM_BAD_CHECKSUM = 8,  /* a segment with a wrong checksum */
 };
 
 struct eflow {
@@ -135,7 +138,6 @@ struct engine {
 	uint8_t evicting;               /* state_get() is closing a flow */
 	uint64_t next_expire_us;        /* packet time of the next expiry */
 	struct csum_table csum;         /* offload detection (csum.h) */
-	uint8_t csum_last_good;         /* csum_accept(): good evidence */
 	enum verdict pkt_verdict;
 	/* rules: the publisher's side (engine_set_ruleset) */
 	_Atomic(struct ruleset *) rs_pub;   /* holds the publisher's ref */

@@ -101,26 +101,21 @@ void engine_sink_event(void *ctx, enum proto_event type, const void *obj,
 	engine_record_end(e);
 }
 
-/* what the TCP layer saw that an attacker on the wire may have sent */
+/* what the TCP layer saw that an attacker on the wire may have sent:
+ * REASM_ANOM_* of both directions, then TCP_ANOM_* */
 static const char *const tcp_anom_names[] = {
 	"overlap_conflict", "ack_beyond_sent", "rst_out_of_window",
 	"bad_checksum",
 };
+_Static_assert(REASM_ANOM_OVERLAP_CONFLICT == 1 && REASM_ANOM_ACK_BEYOND == 2 &&
+	       TCP_ANOM_RST_IGNORED == 4 && TCP_ANOM_BAD_CHECKSUM == 8,
+	       "tcp_anom_names follows these bits");
 
 static void write_tcp_anomalies(struct engine *e, const struct eflow *f)
 {
-	uint8_t ra = f->rd[0].anomalies | f->rd[1].anomalies;
-	uint32_t bits = 0;
-
-	if (ra & REASM_ANOM_OVERLAP_CONFLICT)
-		bits |= 1;
-	if (ra & REASM_ANOM_ACK_BEYOND)
-		bits |= 2;
-	if (f->tcp_anom & TCP_ANOM_RST_IGNORED)
-		bits |= 4;
-	if (f->tcp_anom & TCP_ANOM_BAD_CHECKSUM)
-		bits |= 8;
-	json_flags(&e->j, "anomalies", bits, tcp_anom_names, 4);
+	json_flags(&e->j, "anomalies",
+		   f->rd[0].anomalies | f->rd[1].anomalies | f->tcp_anom,
+		   tcp_anom_names, 4);
 }
 
 void engine_flow_record(struct engine *e, struct eflow *f,

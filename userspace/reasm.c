@@ -339,7 +339,6 @@ void reasm_segment(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
 	while (buffer_range(rc, rd, seq, d, len) < 0 &&
 	       drop_top(rc, rd, seq))
 		;
-	(void)dir; (void)ts; (void)out;
 }
 
 void reasm_ack(struct reasm_ctx *rc, struct reasm_dir *rd, int dir,
